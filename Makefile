@@ -1,0 +1,65 @@
+# 襄垣县预算绩效指标库 — the two commands of the README: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+KB_DATA_DIR ?= ./instance
+export KB_DATA_DIR
+# PostgreSQL used by `make test` when a server answers (CI has one); override or set empty to skip.
+PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+KB_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/kb_test
+
+.PHONY: run test test-sqlite test-postgres install install-test system-deps index clean help
+
+help:
+	@echo "make run   — 安装、初始化数据并在 http://127.0.0.1:5000 启动"
+	@echo "make test  — 安装测试依赖并运行全部测试（SQLite 与 PostgreSQL）"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install only when the package metadata changes.
+$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test system-deps
+
+run: install
+	mkdir -p $(KB_DATA_DIR)
+	$(BIN)/kb init
+	$(BIN)/kb serve --host 127.0.0.1 --port 5000
+
+# Chromium (browser tests), CJK fonts (readable screenshots) and LibreOffice (spreadsheet fixtures)
+# come from Debian's packages; installed only where missing.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v soffice >/dev/null 2>&1 || missing="$$missing libreoffice-calc-nogui"; \
+	[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+test: install-test test-sqlite test-postgres
+
+test-sqlite:
+	$(BIN)/python -m pytest -q
+
+# Runs the same suite against PostgreSQL when a server answers; CI always has one.
+test-postgres:
+	@if [ -n "$(PG_ADMIN_URL)" ] && $(BIN)/python -c "import psycopg; psycopg.connect('$(PG_ADMIN_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+	  $(BIN)/python -c "import psycopg; c = psycopg.connect('$(PG_ADMIN_URL)', autocommit=True); c.execute('DROP DATABASE IF EXISTS kb_test WITH (FORCE)'); c.execute('CREATE DATABASE kb_test')"; \
+	  KB_TEST_DATABASE_URL=$(KB_TEST_PG_URL) $(BIN)/python -m pytest -q -m "not e2e"; \
+	else echo "PostgreSQL not reachable at $(PG_ADMIN_URL): PostgreSQL run skipped"; fi
+
+clean:
+	rm -rf $(VENV) build *.egg-info

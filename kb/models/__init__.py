@@ -1,0 +1,17 @@
+"""SQLAlchemy models. Import from here: ``from kb.models import Indicator``."""
+from kb.models.audit import AuditEntry, AuditLogIsAppendOnly
+from kb.models.base import Base
+from kb.models.department import Department, IndicatorSet
+from kb.models.indicator import Indicator, IndicatorBasis
+from kb.models.user import User
+
+__all__ = [
+    "AuditEntry",
+    "AuditLogIsAppendOnly",
+    "Base",
+    "Department",
+    "Indicator",
+    "IndicatorBasis",
+    "IndicatorSet",
+    "User",
+]

@@ -1,0 +1,45 @@
+"""The web application and the ``kb`` command: composes the domain (kb) and the engine (search)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb.db import make_engine, make_session_factory
+from kb.indexing import INDICATOR_FIELDS, install_index_sync
+from search import BaseBackend, load_backend
+from webapp.config import load_config
+
+
+@dataclass
+class KbState:
+    """What the app and the CLI share: the database and the search backend."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+    search: BaseBackend
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Application factory (see the Flask tutorial): configuration, database, search, blueprints."""
+    app = Flask(__name__)
+    app.config.update(load_config(test_config))
+    engine = make_engine(app.config["DATABASE_URL"])
+    sessions = make_session_factory(engine)
+    backend = load_backend(
+        app.config["SEARCH_BACKEND"], fields=INDICATOR_FIELDS, index_dir=app.config["SEARCH_INDEX_DIR"]
+    )
+    install_index_sync(sessions, backend)
+    app.extensions["kb"] = KbState(engine, sessions, backend)
+
+    from webapp import db
+    from webapp.views import departments
+
+    db.init_app(app)
+    for blueprint in (departments.bp,):
+        app.register_blueprint(blueprint)
+    return app

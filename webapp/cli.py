@@ -1,0 +1,251 @@
+"""The ``kb`` command (CONTRACT §3): thin adapters over the kb services.
+
+Each command commits once; any problem prints one Chinese line per problem and exits non-zero.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
+from kb import SEED_DIR
+from kb.db import create_schema, transaction
+from kb.errors import KbError, ValidationFailed
+from kb.indexing import check_index, rebuild_index
+from kb.models import Department, Indicator
+from kb.services.audit import Actor
+from kb.services.library import export_library, load_library, parse_library
+from kb.services.users import add_user
+from kb.vocab import Role
+
+
+class Context:
+    """The app built lazily, so ``kb --help`` needs no database."""
+
+    def __init__(self) -> None:
+        self._app = None
+
+    @property
+    def app(self):
+        if self._app is None:
+            from webapp import create_app
+
+            self._app = create_app()
+        return self._app
+
+    @property
+    def state(self):
+        return self.app.extensions["kb"]
+
+    def close(self) -> None:
+        if self._app is not None:
+            self.state.search.close()
+            self.state.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with transaction(self.state.sessions) as session:
+            yield session
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+CLI_ACTOR = Actor.system("命令行")
+
+
+def fail(error: KbError) -> None:
+    """Print a domain error (one line per problem) and exit 1."""
+    if isinstance(error, ValidationFailed):
+        click.echo(f"发现 {len(error.problems)} 处问题，未写入任何数据：", err=True)
+        for problem in error.problems:
+            click.echo(f"  {problem}", err=True)
+    else:
+        click.echo(f"错误：{error}", err=True)
+    sys.exit(1)
+
+
+def progress_bar(total: int, description: str):
+    """A progress bar on stderr for long work (hidden when not on a terminal)."""
+    return tqdm(total=total, desc=description, unit="项", file=sys.stderr, disable=None, leave=False)
+
+
+@click.group()
+@click.pass_context
+def main(click_context: click.Context) -> None:
+    """襄垣县预算绩效指标库 命令行工具。"""
+    context = click_context.ensure_object(Context)
+    click_context.call_on_close(context.close)
+
+
+@main.command()
+@click.option("--no-seed", is_flag=True, help="不导入种子数据（建立空库）。")
+@pass_context
+def init(ctx: Context, no_seed: bool) -> None:
+    """建库：创建数据表，首次运行时导入 kb/ 中的种子数据，并建立检索索引（可重复运行）。"""
+    create_schema(ctx.state.engine)
+    with ctx.session() as session:
+        empty = session.scalar(select(func.count()).select_from(Department)) == 0
+        if empty and not no_seed:
+            try:
+                parsed = parse_library(session, [SEED_DIR / "departments", SEED_DIR / "indicators" / "common.yaml"])
+            except ValidationFailed as error:
+                fail(error)
+            with progress_bar(parsed.indicator_count, "导入种子数据") as bar:
+                report = load_library(session, CLI_ACTOR, parsed, progress=bar.update)
+    if empty and not no_seed:
+        click.echo(f"已导入 {report.departments_added} 个部门、{report.indicators_added} 项指标。")
+    elif not empty:
+        click.echo("数据库已有数据，未重复导入种子。")
+    _ensure_index(ctx)
+
+
+def _ensure_index(ctx: Context) -> None:
+    with ctx.session() as session:
+        if not check_index(session, ctx.state.search):
+            click.echo("检索索引与数据库一致。")
+            return
+        total = session.scalar(select(func.count()).select_from(Indicator))
+        with progress_bar(total, "建立检索索引") as bar:
+            count = rebuild_index(session, ctx.state.search, progress=bar.update)
+    click.echo(f"检索索引已建立（{count} 项）。")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_context
+def load(ctx: Context, paths: tuple[Path, ...]) -> None:
+    """导入 YAML 文件或文件夹（按编码新增或更新）；有任何问题则逐条列出且不写入。"""
+    create_schema(ctx.state.engine)
+    try:
+        with ctx.session() as session:
+            parsed = parse_library(session, paths)
+            with progress_bar(parsed.indicator_count, "导入") as bar:
+                report = load_library(session, CLI_ACTOR, parsed, progress=bar.update)
+    except ValidationFailed as error:
+        fail(error)
+    click.echo(
+        f"导入完成：部门新增 {report.departments_added}、更新 {report.departments_updated}；"
+        f"指标新增 {report.indicators_added}、更新 {report.indicators_updated}、未变 {report.indicators_unchanged}。"
+    )
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_context
+def export(ctx: Context, directory: Path) -> None:
+    """把整个指标库导出为 YAML（与 kb/ 相同的目录结构）。"""
+    with ctx.session() as session:
+        count = export_library(session, directory)
+    click.echo(f"已导出 {count} 个文件到 {directory}。")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--department", help="只检索该部门（部门编码）。")
+@click.option("--limit", default=10, show_default=True, help="最多显示条数。")
+@click.option("--json", "as_json", is_flag=True, help="输出与 HTTP API 相同的 JSON。")
+@pass_context
+def search(ctx: Context, query: str, department: str | None, limit: int, as_json: bool) -> None:
+    """在命令行检索指标。"""
+    from kb.searching import search_indicators
+
+    with ctx.session() as session:
+        result = search_indicators(session, ctx.state.search, query, filters={"department": department}, limit=limit)
+    if as_json:
+        click.echo(json.dumps({"total": result["total"], "hits": result["hits"]}, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"共 {result['total']} 条结果：")
+    for hit in result["hits"]:
+        owner = hit["department"]["name"] if hit["department"] else "共性指标"
+        click.echo(f"{hit['code']:<10} {hit['name']}（{owner}｜{hit['level1']}/{hit['level2']}）")
+    if not result["hits"] and result.get("suggestion"):
+        click.echo(f"您是不是要找：{result['suggestion']}")
+
+
+@main.group()
+def users() -> None:
+    """账号管理。"""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]), help="角色。")
+@click.option("--department", help="部门用户所属部门的编码。")
+@click.option("--display-name", default="", help="显示名称（默认同用户名）。")
+@pass_context
+def users_add(ctx: Context, name: str, role: str, department: str | None, display_name: str) -> None:
+    """新建账号；密码取自环境变量 KB_PASSWORD，未设置时提示输入。"""
+    password = os.environ.get("KB_PASSWORD") or click.prompt("密码", hide_input=True, confirmation_prompt=True)
+    try:
+        with ctx.session() as session:
+            add_user(session, CLI_ACTOR, name, password, role, department, display_name)
+    except ValidationFailed as error:
+        fail(error)
+    click.echo(f"已创建账号 {name}（{Role(role).label}）。")
+
+
+@main.group()
+def index() -> None:
+    """检索索引维护。"""
+
+
+@index.command("rebuild")
+@pass_context
+def index_rebuild(ctx: Context) -> None:
+    """从数据库重建检索索引（新建后原子替换）。"""
+    with ctx.session() as session:
+        total = session.scalar(select(func.count()).select_from(Indicator))
+        with progress_bar(total, "重建检索索引") as bar:
+            count = rebuild_index(session, ctx.state.search, progress=bar.update)
+    click.echo(f"检索索引已重建（{count} 项）。")
+
+
+@index.command("check")
+@pass_context
+def index_check(ctx: Context) -> None:
+    """核对索引与数据库，不一致时列出差异并以 1 退出。"""
+    with ctx.session() as session:
+        problems = check_index(session, ctx.state.search)
+    if problems:
+        for line in problems:
+            click.echo(line, err=True)
+        click.echo(f"共 {len(problems)} 处不一致，请运行 kb index rebuild。", err=True)
+        sys.exit(1)
+    click.echo("检索索引与数据库一致。")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="工作进程数（Linux 下 gunicorn）。")
+@pass_context
+def serve(ctx: Context, host: str, port: int, workers: int) -> None:
+    """用生产级 WSGI 服务器提供网页服务（Linux：gunicorn；Windows：waitress）。"""
+    click.echo(f"指标库已启动：http://{host}:{port}/ （Ctrl-C 停止）")
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError:  # Windows has no gunicorn
+        from waitress import serve as waitress_serve
+
+        waitress_serve(ctx.app, host=host, port=port, threads=8)
+        return
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            from webapp import create_app
+
+            return create_app()
+
+    Server().run()

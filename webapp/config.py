@@ -1,0 +1,42 @@
+"""Configuration, read in one place: defaults → environment → the test mapping."""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "KB_DATA_DIR": "./instance",
+    "DATABASE_URL": None,  # default: sqlite:///$KB_DATA_DIR/kb.sqlite3
+    "KB_SECRET_KEY": None,  # default: generated once and kept in the data directory
+    "SEARCH_BACKEND": "search.null.NullBackend",
+    "SEARCH_INDEX_DIR": None,  # default: $KB_DATA_DIR/index
+    "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+}
+ENVIRONMENT_KEYS = ("KB_DATA_DIR", "DATABASE_URL", "KB_SECRET_KEY", "SEARCH_BACKEND", "SEARCH_INDEX_DIR")
+
+
+def load_config(test_config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The effective settings; derived paths are resolved and the data directory exists."""
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    config.update({key: environ[key] for key in ENVIRONMENT_KEYS if environ.get(key)})
+    config.update(test_config or {})
+    data_dir = Path(config["KB_DATA_DIR"]).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config["KB_DATA_DIR"] = str(data_dir)
+    config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{data_dir / 'kb.sqlite3'}"
+    config["SEARCH_INDEX_DIR"] = str(Path(config["SEARCH_INDEX_DIR"] or data_dir / "index").resolve())
+    config["SECRET_KEY"] = config.get("SECRET_KEY") or config["KB_SECRET_KEY"] or _stored_secret(data_dir)
+    return config
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """A random secret generated on first start and kept (mode 600) so sessions survive restarts."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
