@@ -37,9 +37,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["kb"] = KbState(engine, sessions, backend)
 
     from webapp import db
-    from webapp.views import departments
+    from webapp.views import register_blueprints
 
     db.init_app(app)
-    for blueprint in (departments.bp,):
-        app.register_blueprint(blueprint)
+    register_blueprints(app)
     return app

@@ -249,3 +249,8 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
             return create_app()
 
     Server().run()
+
+
+from webapp.commands import register as _register_feature_commands  # noqa: E402 - after the group exists
+
+_register_feature_commands(main)

@@ -1,1 +1,14 @@
-"""Server-rendered pages, one blueprint per feature."""
+"""Server-rendered pages, one blueprint (``bp``) per feature module."""
+from __future__ import annotations
+
+import importlib
+
+from flask import Flask
+
+# Feature modules whose ``bp`` is registered on the app; add a feature by adding its module here.
+MODULES: tuple[str, ...] = ("departments",)
+
+
+def register_blueprints(app: Flask) -> None:
+    for name in MODULES:
+        app.register_blueprint(importlib.import_module(f"webapp.views.{name}").bp)
