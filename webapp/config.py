@@ -14,6 +14,15 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_BACKEND": "search.null.NullBackend",
     "SEARCH_INDEX_DIR": None,  # default: $KB_DATA_DIR/index
     "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+    # Security profile (等保 2.0 / security.md); check-deploy reports unsafe values.
+    "PASSWORD_MIN_LENGTH": 8,
+    "PASSWORD_MAX_AGE_DAYS": 90,  # 0 disables rotation
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCKOUT_MINUTES": 15,
+    "SESSION_IDLE_MINUTES": 30,
+    "SESSION_COOKIE_SECURE": False,  # set true behind TLS
+    "SEPARATION_OF_DUTIES": False,  # 三员分立: system / security / audit administrators
+    "AUDIT_RETENTION_DAYS": 184,
 }
 ENVIRONMENT_KEYS = ("KB_DATA_DIR", "DATABASE_URL", "KB_SECRET_KEY", "SEARCH_BACKEND", "SEARCH_INDEX_DIR")
 
