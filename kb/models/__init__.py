@@ -2,11 +2,17 @@
 from kb.models.audit import AuditEntry, AuditLogIsAppendOnly
 from kb.models.base import Base
 from kb.models.department import Department, IndicatorSet
+from kb.models.goal import BudgetProject, GoalReview, GoalRow, GoalRowComment, PerformanceGoal
 from kb.models.indicator import Indicator, IndicatorBasis
 from kb.models.user import User
 from kb.models.workflow import ChangeRequest, ReviewAssignment, ReviewComment, ReviewRequest
 
 __all__ = [
+    "PerformanceGoal",
+    "GoalRowComment",
+    "GoalRow",
+    "GoalReview",
+    "BudgetProject",
     "AuditEntry",
     "AuditLogIsAppendOnly",
     "Base",

@@ -1,0 +1,490 @@
+"""目标申报: budget projects and their performance goals — draft, reuse library indicators, submit,
+review (部门＋财政＋专家), return, approve (freezes).
+
+Services take ``session`` first, flush, never commit; every change is audited. Quality findings
+(``kb.quality``) never block saving a draft; errors among them block submission.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from kb import quality, vocab
+from kb.errors import EditConflict, InvalidTransition, NotFound, PermissionDenied, Problem, ValidationFailed
+from kb.models import BudgetProject, Department, GoalReview, GoalRow, GoalRowComment, Indicator, PerformanceGoal
+from kb.models.base import utcnow
+from kb.models.goal import GoalStatus, ProjectKind, Verdict
+from kb.services.audit import Actor, record_change
+from kb.services.indicators import get_indicator
+
+PROJECT_FIELDS = ("name", "amount", "fiscal_amount", "kind", "category", "period", "implementing_unit",
+                  "contact", "description")
+ROW_FIELDS = ("code", "name", "level1", "level2", "nature", "operator", "target", "unit", "definition",
+              "formula", "basis_note", "remarks")
+# What a department may change on a row taken from the library: this project's value and notes.
+LINKED_EDITABLE = ("operator", "target", "unit", "basis_note", "remarks")
+SOURCE = "绩效目标"
+
+
+# --- reading and permissions ---------------------------------------------------------------
+
+def get_goal(session: Session, goal_id: int) -> PerformanceGoal:
+    """The goal with ``goal_id`` (with project, rows and reviews) or :class:`NotFound`."""
+    goal = session.scalar(
+        select(PerformanceGoal).where(PerformanceGoal.id == goal_id).options(
+            selectinload(PerformanceGoal.project).selectinload(BudgetProject.department),
+            selectinload(PerformanceGoal.rows).selectinload(GoalRow.comments),
+            selectinload(PerformanceGoal.reviews),
+        )
+    )
+    if goal is None:
+        raise NotFound(f"绩效目标 {goal_id} 不存在，请从“目标申报”列表重新打开。")
+    return goal
+
+
+def can_view_goal(actor: Actor, goal: PerformanceGoal) -> bool:
+    """Finance, experts and administrators see every goal; a department sees its own."""
+    if actor.role in ("finance", "expert", "admin"):
+        return True
+    return actor.role == "department" and actor.department_id == goal.project.department_id
+
+
+def can_edit_goal(actor: Actor, goal: PerformanceGoal) -> bool:
+    """The department (or finance helping it) edits while the goal is a draft or returned."""
+    if not goal.status.is_editable:
+        return False
+    return actor.is_finance or (actor.role == "department" and actor.department_id == goal.project.department_id)
+
+
+def can_review_goal(actor: Actor, goal: PerformanceGoal) -> bool:
+    """Finance and experts review submitted goals."""
+    return goal.status == GoalStatus.SUBMITTED and actor.role in ("finance", "expert", "admin")
+
+
+def can_decide_goal(actor: Actor, goal: PerformanceGoal) -> bool:
+    """Finance returns or approves a submitted goal."""
+    return goal.status == GoalStatus.SUBMITTED and actor.is_finance
+
+
+def goals_of(session: Session, *, department: Department | None = None, year: int | None = None,
+             status: GoalStatus | None = None) -> list[PerformanceGoal]:
+    """Goals filtered by department, year and status, newest project first."""
+    query = (select(PerformanceGoal).join(PerformanceGoal.project)
+             .options(selectinload(PerformanceGoal.project).selectinload(BudgetProject.department),
+                      selectinload(PerformanceGoal.rows), selectinload(PerformanceGoal.reviews))
+             .order_by(BudgetProject.year.desc(), BudgetProject.department_id, BudgetProject.id))
+    if department is not None:
+        query = query.where(BudgetProject.department_id == department.id)
+    if year is not None:
+        query = query.where(BudgetProject.year == year)
+    if status is not None:
+        query = query.where(PerformanceGoal.status == status)
+    return list(session.scalars(query))
+
+
+def editable_goals(session: Session, actor: Actor) -> list[PerformanceGoal]:
+    """The goals ``actor`` can add indicators to right now (for 加入申报 on the indicator page)."""
+    department = session.get(Department, actor.department_id) if actor.department_id else None
+    if actor.role == "department" and department is None:
+        return []
+    goals = goals_of(session, department=department if actor.role == "department" else None)
+    return [goal for goal in goals if can_edit_goal(actor, goal)]
+
+
+# --- plain forms ------------------------------------------------------------------------------
+
+def project_to_dict(project: BudgetProject) -> dict[str, Any]:
+    return {
+        "department": {"code": project.department.code, "name": project.department.name},
+        "year": project.year,
+        **{field: getattr(project, field) for field in PROJECT_FIELDS},
+        "kind": project.kind.value,
+    }
+
+
+def row_to_dict(row: GoalRow) -> dict[str, Any]:
+    return {"id": row.id, "code": row.indicator_code, **{f: getattr(row, f) for f in ROW_FIELDS if f != "code"},
+            "proposed": row.proposed}
+
+
+def goal_to_dict(goal: PerformanceGoal) -> dict[str, Any]:
+    """The goal in its plain form (what ``kb.quality.check_goal`` and the Excel form read)."""
+    return {
+        "id": goal.id,
+        "status": goal.status.value,
+        "project": project_to_dict(goal.project),
+        "long_term_objective": goal.long_term_objective,
+        "annual_objective": goal.annual_objective,
+        "rows": [row_to_dict(row) for row in goal.rows],
+        "reviews": [
+            {"reviewer": r.reviewer, "role": r.reviewer_role, "verdict": r.verdict.value, "summary": r.summary,
+             "round": r.round, "at": r.created_at.isoformat() if r.created_at else None}
+            for r in goal.reviews
+        ],
+    }
+
+
+def library_reference(session: Session, codes: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Library values (name, unit, operator, target, formula) of ``codes``, for the checker."""
+    codes = {code for code in codes if code}
+    if not codes:
+        return {}
+    return {
+        i.code: {"name": i.name, "unit": i.unit, "operator": i.operator, "target": i.target,
+                 "formula": i.formula, "nature": i.nature.value}
+        for i in session.scalars(select(Indicator).where(Indicator.code.in_(codes)))
+    }
+
+
+def check(session: Session, draft: Mapping[str, Any]) -> list[quality.Finding]:
+    """Run every quality check on a goal's plain form (saved or not) against the library."""
+    codes = [row.get("code") or "" for row in draft.get("rows") or []]
+    return quality.check_goal(draft, library=library_reference(session, codes))
+
+
+# --- creating and saving ------------------------------------------------------------------------
+
+def create_goal(session: Session, actor: Actor, department: Department, year: int,
+                data: Mapping[str, Any]) -> PerformanceGoal:
+    """Start a project and its (empty) goal for ``department``'s ``year`` budget."""
+    if not (actor.is_finance or (actor.role == "department" and actor.department_id == department.id)):
+        raise PermissionDenied("只能为本部门的项目编制绩效目标。")
+    project = BudgetProject(department=department, year=int(year))
+    _apply_project(project, data)
+    goal = PerformanceGoal(project=project, created_by=actor.username,
+                           long_term_objective=str(data.get("long_term_objective") or "").strip(),
+                           annual_objective=str(data.get("annual_objective") or "").strip())
+    session.add_all([project, goal])
+    session.flush()
+    record_change(session, actor, "create", "goal", str(goal.id), after=goal_to_dict(goal),
+                  summary=f"{department.name} {project.year}年 {project.name}")
+    return goal
+
+
+def _apply_project(project: BudgetProject, data: Mapping[str, Any]) -> None:
+    problems = []
+    name = str(data.get("name") or "").strip()
+    if not name or len(name) > 200:
+        problems.append(Problem("项目名称不能为空（不超过 200 字），应与部门预算中的项目名称一致。", SOURCE, "项目信息", "name"))
+    amounts = {}
+    for field, label in (("amount", "资金总额"), ("fiscal_amount", "其中财政拨款")):
+        raw = data.get(field)
+        if raw in (None, "") and field == "fiscal_amount":
+            amounts[field] = None
+            continue
+        value = quality.parse_number(raw)
+        if value is None or value < 0:
+            problems.append(Problem(f"{label}应为不小于 0 的数字（单位：万元），现在是“{raw or ''}”。", SOURCE, "项目信息", field))
+        amounts[field] = value
+    kind = str(data.get("kind") or ProjectKind.NEW.value)
+    if kind not in {k.value for k in ProjectKind}:
+        problems.append(Problem("项目属性只能是“新增”或“延续”。", SOURCE, "项目信息", "kind"))
+    category = str(data.get("category") or "").strip()
+    if category and category not in quality.project_categories():
+        problems.append(Problem(f"项目类别只能是：{'、'.join(quality.project_categories())}。", SOURCE, "项目信息", "category"))
+    if problems:
+        raise ValidationFailed(problems)
+    project.name, project.kind, project.category = name, ProjectKind(kind), category
+    project.amount, project.fiscal_amount = amounts["amount"], amounts["fiscal_amount"]
+    for field in ("period", "implementing_unit", "contact", "description"):
+        setattr(project, field, str(data.get(field) or "").strip())
+
+
+def _check_version(goal: PerformanceGoal, expected_version: int | None) -> None:
+    if expected_version is not None and int(expected_version) != goal.row_version:
+        raise EditConflict(entity=f"绩效目标“{goal.project.name}”", expected_version=int(expected_version),
+                           current_version=goal.row_version)
+
+
+def _require_edit(actor: Actor, goal: PerformanceGoal) -> None:
+    if not can_edit_goal(actor, goal):
+        if not goal.status.is_editable:
+            raise InvalidTransition(f"绩效目标处于“{goal.status.label}”状态，不能修改；退回修改后才能编辑。")
+        raise PermissionDenied("只能修改本部门的绩效目标。")
+
+
+def _touch(goal: PerformanceGoal) -> None:
+    goal.updated_at = utcnow()  # also bumps row_version, so concurrent edits of rows are detected
+
+
+def save_goal(session: Session, actor: Actor, goal: PerformanceGoal, data: Mapping[str, Any],
+              expected_version: int | None = None) -> PerformanceGoal:
+    """Replace the project, objectives and rows with ``data`` (the plain form; rows in order).
+
+    Rows with an ``id`` keep their reviewer comments; rows with a library ``code`` take name and
+    classification from the library and only this project's value and notes from ``data``.
+    """
+    _require_edit(actor, goal)
+    _check_version(goal, expected_version)
+    before = goal_to_dict(goal)
+    if "project" in data:
+        _apply_project(goal.project, {**project_to_dict(goal.project), **data["project"]})
+        goal.project.updated_at = utcnow()
+    for field in ("long_term_objective", "annual_objective"):
+        if field in data:
+            setattr(goal, field, str(data[field] or "").strip())
+    if "rows" in data:
+        _replace_rows(session, goal, list(data["rows"]))
+    _touch(goal)
+    session.flush()
+    record_change(session, actor, "update", "goal", str(goal.id), before=before, after=goal_to_dict(goal),
+                  summary=goal.project.name)
+    return goal
+
+
+def _replace_rows(session: Session, goal: PerformanceGoal, rows: list[Mapping[str, Any]]) -> None:
+    existing = {row.id: row for row in goal.rows}
+    library = {i.code: i for i in session.scalars(
+        select(Indicator).where(Indicator.code.in_({str(r.get("code") or "") for r in rows} - {""})))}
+    problems: list[Problem] = []
+    kept: list[GoalRow] = []
+    for number, data in enumerate(rows, start=1):
+        row = existing.get(_int(data.get("id"))) or GoalRow()
+        code = str(data.get("code") or "").strip()
+        if code and code not in library:
+            problems.append(Problem(f"指标库中没有编码 {code}，请重新从推荐或检索中加入。", SOURCE, f"第 {number} 行", "code"))
+            continue
+        if code:
+            _fill_from_library(row, library[code])
+            values = {field: data.get(field, getattr(row, field)) for field in LINKED_EDITABLE}
+        else:
+            row.indicator, row.indicator_code = None, ""
+            values = {field: data.get(field) for field in ROW_FIELDS if field != "code"}
+        problems += _apply_row(row, values, number)
+        kept.append(row)
+    if problems:
+        raise ValidationFailed(problems)
+    goal.rows[:] = kept
+    for position, row in enumerate(kept):
+        row.position = position
+
+
+def _fill_from_library(row: GoalRow, indicator: Indicator) -> None:
+    if row.indicator_code != indicator.code:  # newly linked: start from the library's value
+        row.operator, row.target, row.unit = indicator.operator, indicator.target, indicator.unit
+        row.basis_note = "；".join(b.kind.value + "：" + b.title for b in indicator.basis)[:500]
+    row.indicator, row.indicator_code = indicator, indicator.code
+    row.name, row.level1, row.level2 = indicator.name, indicator.level1, indicator.level2
+    row.nature, row.definition, row.formula = indicator.nature.value, indicator.definition, indicator.formula
+
+
+def _apply_row(row: GoalRow, values: Mapping[str, Any], number: int) -> list[Problem]:
+    entry = f"第 {number} 行"
+    text = {key: str(value or "").strip() for key, value in values.items()}
+    problems = []
+    if "name" in text:
+        if not text["name"]:
+            problems.append(Problem("三级指标名称不能为空。", SOURCE, entry, "name"))
+        taxonomy = vocab.taxonomy()
+        level1, level2 = taxonomy.normalize(text.get("level1", ""), text.get("level2", ""))
+        if not taxonomy.is_valid(level1, level2):
+            problems.append(Problem(f"一级/二级指标“{level1}/{level2}”不在分类体系中，请从下拉中选择。", SOURCE, entry, "level2"))
+        nature = text.get("nature") or vocab.Nature.QUANTITATIVE.value
+        if nature not in {n.value for n in vocab.Nature}:
+            problems.append(Problem("指标性质只能是“定量”或“定性”。", SOURCE, entry, "nature"))
+        text.update(level1=level1, level2=level2, nature=nature)
+    nature = text.get("nature", row.nature)
+    operator = vocab.canonical_operator(text.get("operator", row.operator) or "")
+    if nature == vocab.Nature.QUALITATIVE:
+        operator = vocab.QUALITATIVE_OPERATOR
+    elif operator not in vocab.OPERATORS:
+        problems.append(Problem(f"指标方向只能是 {' '.join(vocab.OPERATORS)}。", SOURCE, entry, "operator"))
+    if "unit" in text:
+        text["unit"] = vocab.units().canonical(text["unit"])
+    for field, limit in (("name", 200), ("target", 200), ("unit", 50), ("basis_note", 500), ("remarks", 500)):
+        if len(text.get(field, "")) > limit:
+            problems.append(Problem(f"内容过长（不超过 {limit} 字）。", SOURCE, entry, field))
+    if not problems:
+        for field, value in text.items():
+            setattr(row, field, value)
+        row.operator = operator
+    return problems
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def add_indicators(session: Session, actor: Actor, goal: PerformanceGoal, codes: Iterable[str],
+                   expected_version: int | None = None) -> list[GoalRow]:
+    """Append library indicators (with their reference values); codes already in the goal are skipped."""
+    _require_edit(actor, goal)
+    _check_version(goal, expected_version)
+    present = {row.indicator_code for row in goal.rows}
+    added = []
+    for code in dict.fromkeys(code.strip() for code in codes if code and code.strip()):
+        if code in present:
+            continue
+        indicator = get_indicator(session, code)
+        if not indicator.is_active:
+            raise InvalidTransition(f"指标 {code}“{indicator.name}”已出库，不能再引用，请选用其他指标。")
+        row = GoalRow(position=len(goal.rows))
+        _fill_from_library(row, indicator)
+        goal.rows.append(row)
+        added.append(row)
+        present.add(code)
+    if added:
+        _touch(goal)
+        session.flush()
+        record_change(session, actor, "add_indicators", "goal", str(goal.id),
+                      after={"codes": [row.indicator_code for row in added]}, summary=goal.project.name)
+    return added
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A typical indicator bundle: the library indicators serving one known project type."""
+
+    project_type: str
+    codes: tuple[str, ...]
+    department_code: str | None
+
+
+def typical_bundles(session: Session, department: Department | None = None) -> list[Bundle]:
+    """Known project types (the indicators' ``projects``) of ``department`` (None: all) with their codes."""
+    query = select(Indicator).where(Indicator.state == vocab.IndicatorState.ACTIVE).order_by(
+        Indicator.department_id, Indicator.position).options(selectinload(Indicator.department))
+    if department is not None:
+        query = query.where(Indicator.department_id == department.id)
+    bundles: dict[str, list[Indicator]] = {}
+    for indicator in session.scalars(query):
+        for project_type in indicator.projects:
+            bundles.setdefault(project_type, []).append(indicator)
+    return [Bundle(name, tuple(i.code for i in items),
+                   items[0].department.code if items[0].department else None)
+            for name, items in bundles.items()]
+
+
+def add_bundle(session: Session, actor: Actor, goal: PerformanceGoal, project_type: str,
+               expected_version: int | None = None) -> list[GoalRow]:
+    """Take every indicator of a typical bundle in one step."""
+    bundle = next((b for b in typical_bundles(session) if b.project_type == project_type), None)
+    if bundle is None:
+        raise NotFound(f"没有名为“{project_type}”的典型指标组合，请从下拉列表中选择。")
+    return add_indicators(session, actor, goal, bundle.codes, expected_version)
+
+
+def propose_row(session: Session, actor: Actor, goal: PerformanceGoal, row_id: int, proposed: bool = True) -> GoalRow:
+    """Mark a custom row as proposed for the department's indicator set (finance decides later)."""
+    _require_edit(actor, goal)
+    row = next((row for row in goal.rows if row.id == row_id), None)
+    if row is None:
+        raise NotFound("该指标行不存在，请刷新页面。")
+    if not row.is_custom:
+        raise InvalidTransition("该指标已在指标库中，无需建议入库。")
+    row.proposed = proposed
+    _touch(goal)
+    session.flush()
+    record_change(session, actor, "propose" if proposed else "unpropose", "goal_row", str(row.id),
+                  after={"name": row.name, "goal": goal.id}, summary=f"建议入库：{row.name}")
+    return row
+
+
+# --- review workflow ------------------------------------------------------------------------
+
+def submit_goal(session: Session, actor: Actor, goal: PerformanceGoal, expected_version: int | None = None) -> list[quality.Finding]:
+    """Submit for review; refused with every error finding listed while any remains. Returns warnings."""
+    _require_edit(actor, goal)
+    _check_version(goal, expected_version)
+    findings = check(session, goal_to_dict(goal))
+    errors = [f for f in findings if f.is_error]
+    if errors:
+        raise ValidationFailed([Problem(f"{f.message} 建议：{f.fix}", SOURCE, f"第 {f.row} 行" if f.row else "",
+                                        f.field) for f in errors])
+    before = goal.status.value
+    goal.status, goal.submitted_at, goal.submitted_by = GoalStatus.SUBMITTED, utcnow(), actor.username
+    goal.review_round += 1
+    _touch(goal)
+    session.flush()
+    record_change(session, actor, "submit", "goal", str(goal.id), before={"status": before},
+                  after={"status": goal.status.value, "warnings": len(findings)}, summary=goal.project.name)
+    return findings
+
+
+def review_goal(session: Session, actor: Actor, goal: PerformanceGoal, verdict: str, summary: str = "",
+                row_comments: Mapping[int, str] | None = None) -> GoalReview:
+    """Record one reviewer's verdict (优/良/中/差) and comments per row for the current round."""
+    if not can_review_goal(actor, goal):
+        if goal.status != GoalStatus.SUBMITTED:
+            raise InvalidTransition(f"绩效目标处于“{goal.status.label}”状态，只有已提交评审的目标才能评审。")
+        raise PermissionDenied("只有财政和专家可以评审绩效目标。")
+    if verdict not in {v.value for v in Verdict}:
+        raise ValidationFailed([Problem("审核结论只能是 优、良、中、差 之一。", SOURCE, "评审", "verdict")])
+    rows = {row.id: row for row in goal.rows}
+    comments = {int(k): str(v).strip() for k, v in (row_comments or {}).items() if str(v or "").strip()}
+    unknown = [k for k in comments if k not in rows]
+    if unknown:
+        raise ValidationFailed([Problem("评审意见对应的指标行不存在，请刷新页面后重新填写。", SOURCE, "评审")])
+    review = GoalReview(goal=goal, round=goal.review_round, reviewer=actor.username, reviewer_role=actor.role,
+                        verdict=Verdict(verdict), summary=str(summary or "").strip())
+    session.add(review)
+    for row_id, text in comments.items():
+        session.add(GoalRowComment(row=rows[row_id], review=review, author=actor.username, text=text))
+    _touch(goal)
+    session.flush()
+    record_change(session, actor, "review", "goal", str(goal.id),
+                  after={"verdict": verdict, "summary": review.summary, "row_comments": len(comments)},
+                  summary=f"{goal.project.name}：{verdict}")
+    return review
+
+
+def return_goal(session: Session, actor: Actor, goal: PerformanceGoal, reason: str) -> PerformanceGoal:
+    """Send a submitted goal back to the department for revision (审核结论 中/差, or on request)."""
+    if not can_decide_goal(actor, goal):
+        raise _decision_refused(goal, "退回")
+    reason = str(reason or "").strip()
+    if not reason:
+        raise ValidationFailed([Problem("请写明退回原因和修改要求。", SOURCE, "退回", "reason")])
+    goal.status, goal.returned_at = GoalStatus.RETURNED, utcnow()
+    _touch(goal)
+    session.flush()
+    record_change(session, actor, "return", "goal", str(goal.id), before={"status": "submitted"},
+                  after={"status": goal.status.value, "reason": reason}, summary=reason)
+    return goal
+
+
+def approve_goal(session: Session, actor: Actor, goal: PerformanceGoal) -> PerformanceGoal:
+    """Approve (审定) a reviewed goal and freeze what was agreed; needs a 优/良 verdict and no 中/差."""
+    if not can_decide_goal(actor, goal):
+        raise _decision_refused(goal, "审定")
+    verdicts = [review.verdict for review in goal.current_reviews]
+    if not verdicts:
+        raise InvalidTransition("还没有财政或专家的评审结论，请先评审（优/良/中/差）再审定。")
+    if not all(verdict.allows_approval for verdict in verdicts):
+        raise InvalidTransition("本轮评审中有“中”或“差”的结论：请退回部门修改后重新报审。")
+    goal.status, goal.approved_at, goal.approved_by = GoalStatus.APPROVED, utcnow(), actor.username
+    goal.frozen = goal_to_dict(goal)
+    _touch(goal)
+    session.flush()
+    record_change(session, actor, "approve", "goal", str(goal.id), before={"status": "submitted"},
+                  after={"status": goal.status.value}, summary=goal.project.name)
+    return goal
+
+
+def _decision_refused(goal: PerformanceGoal, action: str) -> Exception:
+    if goal.status != GoalStatus.SUBMITTED:
+        return InvalidTransition(f"绩效目标处于“{goal.status.label}”状态，不能{action}。")
+    return PermissionDenied(f"只有财政可以{action}绩效目标。")
+
+
+# --- usage ------------------------------------------------------------------------------------
+
+def usage_count(session: Session, code: str) -> int:
+    """How many goals reuse the library indicator ``code``."""
+    return usage_counts(session, [code]).get(code, 0)
+
+
+def usage_counts(session: Session, codes: Iterable[str] | None = None) -> dict[str, int]:
+    """Goals reusing each indicator (only indicators used at least once appear); all when ``codes`` is None."""
+    query = select(GoalRow.indicator_code, func.count(func.distinct(GoalRow.goal_id))).where(
+        GoalRow.indicator_id.is_not(None)).group_by(GoalRow.indicator_code)
+    if codes is not None:
+        query = query.where(GoalRow.indicator_code.in_(list(codes)))
+    return {code: count for code, count in session.execute(query)}
