@@ -175,13 +175,15 @@ def timeline(session: Session, indicator_set: IndicatorSet) -> list[TimelineEven
     entries = session.scalars(
         select(AuditEntry).where(
             AuditEntry.entity_type == "indicator_set", AuditEntry.entity_key == set_key(indicator_set),
-            AuditEntry.action.not_in(("comment", "answer")),
+            # Comments, answers and return reasons come from the review records below.
+            AuditEntry.action.not_in(("comment", "answer", "return")),
         ).order_by(AuditEntry.id)
     )
     for entry in entries:
         events.append(TimelineEvent(entry.at, entry.actor, entry.actor_role, entry.action, entry.summary))
     for comment in comments_for(session, indicator_set):
-        events.append(TimelineEvent(comment.created_at, comment.author_name, comment.author_role, "comment",
+        kind = "return" if comment.kind == CommentKind.RETURN else "comment"
+        events.append(TimelineEvent(comment.created_at, comment.author_name, comment.author_role, kind,
                                     comment.body, comment))
         if comment.answered_at:
             events.append(TimelineEvent(comment.answered_at, comment.answered_by_name or "", "department", "answer",

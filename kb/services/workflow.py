@@ -233,6 +233,11 @@ def submit_set(session: Session, actor: Actor, indicator_set: IndicatorSet) -> I
     indicator_set.submitted_at, indicator_set.submitted_by_id = now, actor.user_id
     indicator_set.department_confirmed_at, indicator_set.department_confirmed_by_id = now, actor.user_id
     indicator_set.finance_confirmed_at = indicator_set.finance_confirmed_by_id = None
+    review = open_review(session, indicator_set)
+    if review is not None:
+        # A resubmission after a return: every assigned expert decides again on the new content.
+        for assignment in review.assignments:
+            assignment.decision = assignment.decided_at = None
     _transition(session, actor, indicator_set, "submit", SetStatus.DRAFT, f"{set_label(indicator_set)}报送财政")
     return indicator_set
 

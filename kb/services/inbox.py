@@ -1,0 +1,134 @@
+"""待办: what waits for a user — sets to submit, confirm or review, comments to answer, requests to decide.
+
+Computed from the workflow state every time (nothing to keep in sync): an item disappears as soon as
+the work is done.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from kb.models import ChangeRequest, Department, IndicatorSet, ReviewComment, ReviewRequest
+from kb.models.base import utcnow
+from kb.models.workflow import ChangeStatus, CommentKind, ReviewStatus
+from kb.services.audit import Actor
+from kb.services.reviews import expert_reviews, open_comment_counts
+from kb.services.workflow import assignment_of, department_must_reconfirm, open_review, set_label
+from kb.vocab import SetStatus
+
+
+@dataclass
+class InboxItem:
+    """One thing to do. ``target`` is ``("set", id)`` or ``("change_request", id)``; pages link it."""
+
+    kind: str
+    title: str
+    detail: str
+    target: tuple[str, int]
+    due_on: dt.date | None = None
+    urgent: bool = False
+
+
+def inbox(session: Session, actor: Actor, today: dt.date | None = None) -> list[InboxItem]:
+    """Everything waiting for ``actor``, most urgent first."""
+    today = today or utcnow().date()
+    if actor.role == "department":
+        items = _department_items(session, actor)
+    elif actor.role == "finance":
+        items = _finance_items(session, today)
+    elif actor.role == "expert":
+        items = _expert_items(session, actor, today)
+    else:
+        items = []
+    return sorted(items, key=lambda item: (not item.urgent, item.due_on or dt.date.max))
+
+
+def inbox_count(session: Session, actor: Actor) -> int:
+    """How many items wait (the badge next to 待办)."""
+    return len(inbox(session, actor))
+
+
+def _department_items(session: Session, actor: Actor) -> list[InboxItem]:
+    department = session.get(Department, actor.department_id) if actor.department_id else None
+    current = department.current_set if department else None
+    if current is None:
+        return []
+    items = []
+    open_comments = open_comment_counts(session).get(current.id, 0)
+    returned = session.scalar(select(func.count()).select_from(ReviewComment).where(
+        ReviewComment.set_id == current.id, ReviewComment.kind == CommentKind.RETURN,
+        ReviewComment.answer.is_(None)))
+    if current.status == SetStatus.DRAFT and returned:
+        items.append(InboxItem("returned", f"{set_label(current)}被退回",
+                               "请按退回理由和评审意见修改指标，逐条答复后重新报送财政。", ("set", current.id), urgent=True))
+    elif current.status == SetStatus.DRAFT:
+        items.append(InboxItem("to_submit", f"{set_label(current)}待报送",
+                               "梳理完成后请点击“报送财政”。", ("set", current.id)))
+    if open_comments:
+        items.append(InboxItem("to_answer", f"{open_comments} 条评审意见待答复",
+                               f"{set_label(current)}的意见需要部门逐条答复。", ("set", current.id), urgent=True))
+    if current.status == SetStatus.SUBMITTED and department_must_reconfirm(session, current):
+        items.append(InboxItem("to_reconfirm", f"{set_label(current)}需要重新确认",
+                               "报送后指标有改动（财政协助修改），请核对后点击“确认”。", ("set", current.id), urgent=True))
+    return items
+
+
+def _finance_items(session: Session, today: dt.date) -> list[InboxItem]:
+    items = []
+    sets = session.scalars(
+        select(IndicatorSet)
+        .where(IndicatorSet.is_current.is_(True),
+               IndicatorSet.status.in_((SetStatus.SUBMITTED, SetStatus.CONFIRMED)))
+        .options(selectinload(IndicatorSet.department))
+        .order_by(IndicatorSet.submitted_at)
+    ).all()
+    for indicator_set in sets:
+        review = open_review(session, indicator_set)
+        if indicator_set.status == SetStatus.SUBMITTED:
+            waiting = department_must_reconfirm(session, indicator_set)
+            items.append(InboxItem(
+                "to_confirm", f"{set_label(indicator_set)}待财政确认",
+                "部门需先重新确认改动后的内容。" if waiting else "请审核指标后确认，或填写理由退回。",
+                ("set", indicator_set.id)))
+        if review is None:
+            items.append(InboxItem("to_assign", f"{set_label(indicator_set)}待分派评审专家",
+                                   "请选择专家并设定评审截止日期。", ("set", indicator_set.id)))
+        elif review.is_overdue(today):
+            items.append(InboxItem("review_overdue", f"{set_label(indicator_set)}专家评审已逾期",
+                                   f"截止日期 {review.due_on:%Y-%m-%d}，请督促专家或调整日期。",
+                                   ("set", indicator_set.id), review.due_on, urgent=True))
+    for request in session.scalars(select(ChangeRequest).where(ChangeRequest.status == ChangeStatus.PENDING)
+                                   .order_by(ChangeRequest.id)):
+        items.append(InboxItem("change_request", f"{request.kind.label}：{request.indicator_code}",
+                               f"{request.requested_by_name} 提出：{request.reason}", ("change_request", request.id)))
+    return items
+
+
+def _expert_items(session: Session, actor: Actor, today: dt.date) -> list[InboxItem]:
+    items = []
+    for review in expert_reviews(session, actor):
+        indicator_set = review.indicator_set
+        if review.status != ReviewStatus.OPEN or indicator_set.status not in (SetStatus.SUBMITTED, SetStatus.CONFIRMED):
+            continue
+        assignment = assignment_of(session, actor, indicator_set)
+        if assignment is None or assignment.decision is not None:
+            continue
+        ready = "可以审定或退回" if indicator_set.status == SetStatus.CONFIRMED else "可先提意见，财政确认后审定"
+        items.append(InboxItem("to_review", f"评审{set_label(indicator_set)}",
+                               f"截止 {review.due_on:%Y-%m-%d}；{ready}。", ("set", indicator_set.id),
+                               review.due_on, urgent=review.is_overdue(today)))
+        answered = session.scalar(select(func.count()).select_from(ReviewComment).where(
+            ReviewComment.set_id == indicator_set.id, ReviewComment.author_id == actor.user_id,
+            ReviewComment.answered_at.is_not(None), ReviewComment.answered_at > review.requested_at))
+        if answered:
+            items.append(InboxItem("answered", f"部门已答复您的 {answered} 条意见",
+                                   f"{set_label(indicator_set)}：请查看答复。", ("set", indicator_set.id)))
+    return items
+
+
+def pending_reviews(session: Session) -> list[ReviewRequest]:
+    """Every open review request (for finance overviews)."""
+    return list(session.scalars(select(ReviewRequest).where(ReviewRequest.status == ReviewStatus.OPEN)))
