@@ -88,8 +88,13 @@ def main(click_context: click.Context) -> None:
 @click.option("--no-seed", is_flag=True, help="不导入种子数据（建立空库）。")
 @pass_context
 def init(ctx: Context, no_seed: bool) -> None:
-    """建库：创建数据表，首次运行时导入 kb/ 中的种子数据，并建立检索索引（可重复运行）。"""
-    create_schema(ctx.state.engine)
+    """建库：创建或升级数据表（迁移），首次运行时导入 kb/ 中的种子数据，并建立检索索引（可重复运行）。"""
+    from kb.migrations import upgrade_database
+
+    before, after = upgrade_database(ctx.state.engine)
+    if before != after:
+        click.echo(f"数据库结构：{before or '空库'} → {after}。")
+    create_schema(ctx.state.engine)  # tables of models newer than the last revision (development only)
     with ctx.session() as session:
         empty = session.scalar(select(func.count()).select_from(Department)) == 0
         if empty and not no_seed:
@@ -224,24 +229,37 @@ def index_check(ctx: Context) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="工作进程数（Linux 下 gunicorn）。")
+@click.option("--workers", default=2, show_default=True, type=int, help="工作进程数（gunicorn）。")
+@click.option("--threads", default=4, show_default=True, type=int, help="每个进程的线程数。")
+@click.option("--server", "server_name", type=click.Choice(["auto", "gunicorn", "waitress"]), default="auto",
+              show_default=True, help="auto：Linux 用 gunicorn，Windows 用 waitress。")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, help="可信反向代理的地址。")
 @pass_context
-def serve(ctx: Context, host: str, port: int, workers: int) -> None:
-    """用生产级 WSGI 服务器提供网页服务（Linux：gunicorn；Windows：waitress）。"""
-    click.echo(f"指标库已启动：http://{host}:{port}/ （Ctrl-C 停止）")
-    try:
-        from gunicorn.app.base import BaseApplication
-    except ImportError:  # Windows has no gunicorn
+def serve(ctx: Context, host: str, port: int, workers: int, threads: int, server_name: str, forwarded_allow_ips: str) -> None:
+    """用生产级 WSGI 服务器提供网页服务（Linux：gunicorn 多进程；Windows：waitress）。"""
+    if server_name == "auto":
+        server_name = "waitress" if sys.platform == "win32" else "gunicorn"
+    click.echo(f"指标库已启动：http://{host}:{port}/ （{server_name}，Ctrl-C 停止）")
+    if server_name == "waitress":
         from waitress import serve as waitress_serve
 
-        waitress_serve(ctx.app, host=host, port=port, threads=8)
+        # One process; waitress threads share the engine. Only the proxy's X-Forwarded-* are trusted.
+        waitress_serve(ctx.app, host=host, port=port, threads=max(threads, 4) * max(workers, 1),
+                       trusted_proxy=forwarded_allow_ips, trusted_proxy_headers="x-forwarded-for x-forwarded-proto",
+                       clear_untrusted_proxy_headers=True)
         return
+    from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
+            # Every worker builds its own app (engine, index reader): nothing is shared across fork.
+            settings = {
+                "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
+                "timeout": 120, "graceful_timeout": 30, "accesslog": "-",
+                "forwarded_allow_ips": forwarded_allow_ips, "limit_request_line": 8190,
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
 
         def load(self):
             from webapp import create_app

@@ -25,6 +25,13 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_RETENTION_DAYS": 184,
 }
 ENVIRONMENT_KEYS = ("KB_DATA_DIR", "DATABASE_URL", "KB_SECRET_KEY", "SEARCH_BACKEND", "SEARCH_INDEX_DIR")
+# Numbers and switches a deployment sets in its environment (systemd unit / service), converted
+# to the type of their default: e.g. SESSION_COOKIE_SECURE=true, MAX_CONTENT_LENGTH=10485760.
+TYPED_ENVIRONMENT_KEYS = (
+    "MAX_CONTENT_LENGTH", "PASSWORD_MIN_LENGTH", "PASSWORD_MAX_AGE_DAYS", "LOGIN_MAX_FAILURES",
+    "LOGIN_LOCKOUT_MINUTES", "SESSION_IDLE_MINUTES", "SESSION_COOKIE_SECURE", "SEPARATION_OF_DUTIES",
+    "AUDIT_RETENTION_DAYS",
+)
 
 
 def load_config(test_config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -32,6 +39,7 @@ def load_config(test_config: Mapping[str, Any] | None = None, environ: Mapping[s
     environ = os.environ if environ is None else environ
     config = dict(DEFAULTS)
     config.update({key: environ[key] for key in ENVIRONMENT_KEYS if environ.get(key)})
+    config.update({key: _typed(DEFAULTS[key], environ[key]) for key in TYPED_ENVIRONMENT_KEYS if environ.get(key)})
     config.update(test_config or {})
     data_dir = Path(config["KB_DATA_DIR"]).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -40,6 +48,14 @@ def load_config(test_config: Mapping[str, Any] | None = None, environ: Mapping[s
     config["SEARCH_INDEX_DIR"] = str(Path(config["SEARCH_INDEX_DIR"] or data_dir / "index").resolve())
     config["SECRET_KEY"] = config.get("SECRET_KEY") or config["KB_SECRET_KEY"] or _stored_secret(data_dir)
     return config
+
+
+def _typed(default: Any, value: str) -> Any:
+    if isinstance(default, bool):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(value)
+    return value
 
 
 def _stored_secret(data_dir: Path) -> str:

@@ -9,7 +9,7 @@ import importlib
 
 import click
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("ops",)
 
 
 def register(group: click.Group) -> None:
