@@ -5,6 +5,8 @@ Revision ``0001`` is the schema of release 0.1.0 (the foundation). Use :func:`up
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 
 from alembic import command
@@ -14,6 +16,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect
 
+import kb.models
 from kb.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
@@ -22,6 +25,16 @@ BASELINE = "0001"
 BASELINE_TABLES = frozenset(
     {"departments", "indicator_sets", "indicators", "indicator_basis", "users", "audit_log"}
 )
+
+
+def load_all_models() -> None:
+    """Import every module of ``kb.models`` so ``Base.metadata`` knows every table (some are not
+    re-exported by ``kb.models``)."""
+    for module in pkgutil.iter_modules(kb.models.__path__):
+        importlib.import_module(f"kb.models.{module.name}")
+
+
+load_all_models()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
