@@ -1,6 +1,6 @@
 """tables added during the first production release
 
-New tables: api_tokens, budget_projects, change_requests, favourites, goal_reviews, goal_row_comments, goal_rows, performance_goals, recent_views, review_assignments, review_comments, review_requests, search_outbox.
+New tables: api_tokens, budget_projects, change_requests, favourites, goal_reviews, goal_row_comments, goal_rows, performance_goals, recent_views, review_assignments, review_comments, review_requests.
 
 Revision ID: 0002
 Revises: 0001
@@ -22,15 +22,6 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     """Upgrade schema."""
-    op.create_table('search_outbox',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('key', sa.String(length=32), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_search_outbox'))
-    )
-    with op.batch_alter_table('search_outbox', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_search_outbox_key'), ['key'], unique=False)
-
     op.create_table('budget_projects',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('department_id', sa.Integer(), nullable=False),
@@ -309,7 +300,3 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_budget_projects_department_id'))
 
     op.drop_table('budget_projects')
-    with op.batch_alter_table('search_outbox', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_search_outbox_key'))
-
-    op.drop_table('search_outbox')
