@@ -104,3 +104,28 @@ def near_duplicates(session: Session, threshold: float = NEAR_DUPLICATE_THRESHOL
                 continue
             pairs.append(NearDuplicate(first, second, round(similarity(first.name, second.name), 3)))
     return sorted(pairs, key=lambda pair: (-pair.similarity, pair.first.code))
+
+
+def lint_database(session: Session, department_code: str | None = None,
+                  include_retired: bool = False) -> list[tuple[Indicator, list]]:
+    """``kb.quality.check_indicator`` over the library in the database: ``(indicator, findings)``
+    for every indicator with at least one finding, in library order. ``department_code`` may be
+    a department's code or ``"共性"`` for the common indicators."""
+    from kb.quality import check_indicator, load_rules
+    from kb.services.library import indicator_to_dict
+
+    query = select(Indicator).options(selectinload(Indicator.basis), selectinload(Indicator.department)) \
+        .order_by(Indicator.department_id, Indicator.position, Indicator.code)
+    if not include_retired:
+        query = query.where(Indicator.state == IndicatorState.ACTIVE)
+    if department_code == "共性":
+        query = query.where(Indicator.department_id.is_(None))
+    elif department_code:
+        query = query.join(Indicator.department).where(Department.code == department_code)
+    rules = load_rules()
+    results = []
+    for indicator in session.scalars(query):
+        findings = check_indicator(indicator_to_dict(indicator), rules)
+        if findings:
+            results.append((indicator, findings))
+    return results

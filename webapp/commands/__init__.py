@@ -9,7 +9,7 @@ import importlib
 
 import click
 
-MODULES: tuple[str, ...] = ("ops",)
+MODULES: tuple[str, ...] = ("ops", "goals")
 
 
 def register(group: click.Group) -> None:
