@@ -9,7 +9,7 @@ import importlib
 
 import click
 
-MODULES: tuple[str, ...] = ("ops", "goals")
+MODULES: tuple[str, ...] = ("ops", "goals", "sheets")
 
 
 def register(group: click.Group) -> None:
