@@ -308,3 +308,17 @@ class SearchResultSchema(Schema):
     hits = fields.List(fields.Nested(SearchHitSchema))
     facets = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()))
     suggestion = fields.String(allow_none=True)
+
+
+class DepartmentSummarySchema(Schema):
+    """One row of ``GET /api/v1/departments``: the department and the status of its current set."""
+
+    code = fields.String()
+    name = fields.String()
+    parent = fields.String(allow_none=True)
+    pilot = fields.Boolean()
+    set_year = fields.Integer(allow_none=True)
+    set_version = fields.Integer(allow_none=True)
+    status = fields.String(allow_none=True, metadata={"description": "draft | submitted | confirmed | certified | superseded；无指标集时为 null"})
+    status_label = fields.String(allow_none=True)
+    indicator_count = fields.Integer()

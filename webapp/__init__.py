@@ -36,9 +36,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     install_index_sync(sessions, backend)
     app.extensions["kb"] = KbState(engine, sessions, backend)
 
-    from webapp import db
+    from webapp import api, auth, db, errors, permissions, security, templating
     from webapp.views import register_blueprints
 
     db.init_app(app)
+    security.configure(app)
+    errors.init_app(app)
+    templating.init_app(app)
+    permissions.init_app(app)
+    app.register_blueprint(auth.bp)
     register_blueprints(app)
+    api.init_app(app)
     return app

@@ -4,10 +4,15 @@ from kb.models.base import Base
 from kb.models.department import Department, IndicatorSet
 from kb.models.goal import BudgetProject, GoalReview, GoalRow, GoalRowComment, PerformanceGoal
 from kb.models.indicator import Indicator, IndicatorBasis
+from kb.models.personal import Favourite, RecentView
+from kb.models.token import ApiToken
 from kb.models.user import User
 from kb.models.workflow import ChangeRequest, ReviewAssignment, ReviewComment, ReviewRequest
 
 __all__ = [
+    "ApiToken",
+    "Favourite",
+    "RecentView",
     "PerformanceGoal",
     "GoalRowComment",
     "GoalRow",

@@ -1,25 +1,64 @@
-"""部门：the county's departments and the status of their indicator sets."""
+"""部门：the county's departments, and one department's page (三定 functions, its set like the paper form)."""
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from flask import Blueprint, render_template
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from kb.errors import NotFound
 from kb.models import Department, Indicator
+from kb.services.indicators import can_add_to
+from kb.vocab import taxonomy
+from webapp import lookups
+from webapp.auth import current_actor
 from webapp.db import get_session
 
-bp = Blueprint("departments", __name__)
+bp = Blueprint("departments", __name__, url_prefix="/departments")
 
 
-@bp.get("/")
+def group_by_levels(indicators: list[Indicator]) -> OrderedDict[str, OrderedDict[str, list[Indicator]]]:
+    """level1 → level2 → indicators, in the taxonomy's order (the paper form's layout)."""
+    tree = taxonomy().levels
+    order = {(level1, level2): (i, j) for i, level1 in enumerate(tree) for j, level2 in enumerate(tree[level1])}
+    ranked = sorted(indicators, key=lambda ind: (order.get((ind.level1, ind.level2), (99, 99)), ind.position, ind.code))
+    groups: OrderedDict[str, OrderedDict[str, list[Indicator]]] = OrderedDict()
+    for indicator in ranked:
+        groups.setdefault(indicator.level1, OrderedDict()).setdefault(indicator.level2, []).append(indicator)
+    return groups
+
+
+@bp.get("")
 def index():
     """全县部门及其指标集状态。"""
+    rows = lookups.department_summaries(get_session())
+    common_count = get_session().query(Indicator).filter(Indicator.department_id.is_(None)).count()
+    return render_template("departments/index.html", departments=rows, common_count=common_count)
+
+
+@bp.get("/<code>")
+def detail(code: str):
+    """一个部门：三定职能与其指标集（按一级、二级指标分组）。"""
     session = get_session()
-    departments = session.scalars(
-        select(Department).options(selectinload(Department.indicator_sets)).order_by(Department.code)
+    department = session.scalar(
+        select(Department).where(Department.code == code)
+        .options(selectinload(Department.indicator_sets), selectinload(Department.children))
+    )
+    if department is None:
+        raise NotFound(f"部门 {code} 不存在，请从部门列表进入。")
+    indicators = session.scalars(
+        select(Indicator).where(Indicator.department_id == department.id)
+        .options(selectinload(Indicator.basis)).order_by(Indicator.position, Indicator.code)
     ).all()
-    counts = dict(session.execute(
-        select(Indicator.department_id, func.count()).group_by(Indicator.department_id)
-    ).all())
-    return render_template("departments/index.html", departments=departments, counts=counts,
-                           common_count=counts.get(None, 0))
+    active = [i for i in indicators if i.is_active]
+    retired = [i for i in indicators if not i.is_active]
+    return render_template(
+        "departments/detail.html",
+        department=department,
+        current=department.current_set,
+        groups=group_by_levels(active),
+        retired=retired,
+        ordered=indicators,
+        can_edit=can_add_to(current_actor(), department),
+    )

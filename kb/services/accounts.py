@@ -1,0 +1,256 @@
+"""Signing in and staying signed in: login with lockout, password change and expiry, sessions, API tokens.
+
+The numbers (failures before lockout, lockout minutes, password age) come from the caller, which
+reads them from the security profile in ``webapp/config.py``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import unicodedata
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kb.errors import KbError, PermissionDenied, Problem, ValidationFailed
+from kb.models import ApiToken, Department, User
+from kb.models.base import utcnow
+from kb.services.audit import Actor, record_change
+from kb.services.users import hash_password, password_problems, verify_password
+from kb.vocab import Role
+
+GENERIC_LOGIN_FAILURE = "用户名或密码不正确，或账户已被暂时锁定。请核对后重试；多次失败请联系管理员解锁。"
+TOKEN_LIFETIME = dt.timedelta(days=30)
+# A real hash to verify against when the user does not exist, so both cases take the same time.
+_DUMMY_HASH = hash_password("dummy-password-for-timing")
+
+
+class LoginFailed(KbError):
+    """Wrong username or password, locked or disabled account: one message for all (no user probing)."""
+
+    def __init__(self) -> None:
+        super().__init__(GENERIC_LOGIN_FAILURE)
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    max_failures: int = 5
+    lockout_minutes: int = 15
+
+
+def normalise_username(username: str) -> str:
+    """Usernames compare after NFKC (全角/半角) and case folding."""
+    return unicodedata.normalize("NFKC", username or "").strip().lower()
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The account named ``username`` (case-insensitive, full-width letters accepted)."""
+    return session.scalar(select(User).where(func.lower(User.username) == normalise_username(username)))
+
+
+def safe_name(text: str) -> str:
+    """A username as it may appear in the audit log: no control characters (no forged log lines)."""
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in (text or ""))
+    return cleaned[:64] or "(空)"
+
+
+def authenticate(
+    session: Session, username: str, password: str, policy: LockoutPolicy, remote_addr: str = ""
+) -> User:
+    """The user if the password is right and the account usable; else :class:`LoginFailed`.
+
+    Failures are counted in the database (so they hold across workers); ``policy.max_failures``
+    failures in a row lock the account for ``policy.lockout_minutes``. Audit rows are added to
+    ``session``: the caller commits even when this raises.
+    """
+    user = find_user(session, username)
+    now = utcnow()
+    if user is None:
+        verify_password(_DUMMY_HASH, password or "")
+        record_change(session, Actor(safe_name(username), "", None, None, remote_addr), "login_failed", "user",
+                      safe_name(username), summary="用户不存在")
+        raise LoginFailed()
+    actor = Actor.of(user, remote_addr)
+    if user.locked_until is not None and user.locked_until > now:
+        verify_password(_DUMMY_HASH, password or "")
+        record_change(session, actor, "login_failed", "user", user.username, summary="账户锁定中")
+        raise LoginFailed()
+    if not verify_password(user.password_hash, password or ""):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        summary = f"密码错误（连续第 {user.failed_logins} 次）"
+        if user.failed_logins >= policy.max_failures:
+            user.locked_until = now + dt.timedelta(minutes=policy.lockout_minutes)
+            user.failed_logins = 0
+            record_change(session, actor, "lockout", "user", user.username,
+                          summary=f"连续 {policy.max_failures} 次密码错误，锁定 {policy.lockout_minutes} 分钟")
+        record_change(session, actor, "login_failed", "user", user.username, summary=summary)
+        raise LoginFailed()
+    if not user.is_active:
+        record_change(session, actor, "login_failed", "user", user.username, summary="账户已停用")
+        raise LoginFailed()
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    record_change(session, actor, "login", "user", user.username, summary="登录成功")
+    session.flush()
+    return user
+
+
+def password_expired(user: User, max_age_days: int) -> bool:
+    """True when the password must be changed now (never set, reset by an admin, or too old)."""
+    if user.password_changed_at is None:
+        return True
+    if not max_age_days:
+        return False
+    return utcnow() - user.password_changed_at > dt.timedelta(days=max_age_days)
+
+
+def days_until_expiry(user: User, max_age_days: int) -> int | None:
+    if not max_age_days or user.password_changed_at is None:
+        return None
+    left = user.password_changed_at + dt.timedelta(days=max_age_days) - utcnow()
+    return max(0, left.days)
+
+
+def new_password_problems(user: User, password: str, min_length: int = 8) -> list[str]:
+    """Why ``password`` cannot be the new password of ``user`` (empty when acceptable)."""
+    problems = password_problems(password)
+    if len(password) < min_length and not any("至少" in p for p in problems):
+        problems.insert(0, f"密码至少 {min_length} 位。")
+    if user.username.lower() in password.lower():
+        problems.append("密码不能包含用户名。")
+    if verify_password(user.password_hash, password):
+        problems.append("新密码不能与原密码相同。")
+    return problems
+
+
+def change_password(
+    session: Session, actor: Actor, user: User, current: str, new: str, min_length: int = 8
+) -> None:
+    """Change one's own password; every other session and API token of the user becomes void."""
+    problems: list[Problem] = []
+    if not verify_password(user.password_hash, current or ""):
+        problems.append(Problem("原密码不正确。", field="current"))
+    problems += [Problem(message, field="new") for message in new_password_problems(user, new or "", min_length)]
+    if problems:
+        raise ValidationFailed(problems)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    user.session_epoch = (user.session_epoch or 0) + 1
+    session.flush()
+    record_change(session, actor, "password_change", "user", user.username, summary="修改密码，其他会话已失效")
+
+
+def end_sessions(session: Session, actor: Actor, user: User, reason: str = "退出登录") -> None:
+    """Make every session cookie and token of ``user`` useless on the server side."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+    session.flush()
+    record_change(session, actor, "logout", "user", user.username, summary=reason)
+
+
+# --- API tokens --------------------------------------------------------------------------------
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(session: Session, user: User, remote_addr: str = "") -> str:
+    """A new bearer token for ``user`` (shown once; only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_digest(token), session_epoch=user.session_epoch or 0,
+                         expires_at=utcnow() + TOKEN_LIFETIME))
+    session.flush()
+    record_change(session, Actor.of(user, remote_addr), "token_issue", "user", user.username, summary="签发 API 令牌")
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user owning a valid ``token``, or None."""
+    if not token:
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at < now):
+        return None
+    user = row.user
+    if not user.is_active or row.session_epoch != (user.session_epoch or 0):
+        return None
+    row.last_used_at = now
+    return user
+
+
+# --- administration ----------------------------------------------------------------------------
+
+
+def update_user(
+    session: Session,
+    actor: Actor,
+    user: User,
+    *,
+    role: str,
+    department_code: str | None,
+    display_name: str,
+    is_active: bool,
+    separation_of_duties: bool = False,
+) -> User:
+    """Change an account's role, department, name or whether it may sign in (admins only)."""
+    if actor.role != Role.ADMIN.value:
+        raise PermissionDenied("只有系统管理员可以修改账户。")
+    problems: list[Problem] = []
+    if role not in {r.value for r in Role}:
+        problems.append(Problem("角色只能是 department、finance、expert、admin。", field="role"))
+    department = None
+    if department_code:
+        department = session.scalar(select(Department).where(Department.code == department_code))
+        if department is None:
+            problems.append(Problem(f"部门 {department_code} 不存在。", field="department"))
+    if role == Role.DEPARTMENT.value and department is None and not problems:
+        problems.append(Problem("预算部门用户必须选择所属部门。", field="department"))
+    if separation_of_duties and user.id == actor.user_id and role != user.role.value:
+        problems.append(Problem("三员分立：管理员不能修改自己的角色。", field="role"))
+    if user.id == actor.user_id and not is_active:
+        problems.append(Problem("不能停用自己正在使用的账户。", field="is_active"))
+    if problems:
+        raise ValidationFailed(problems)
+    before = {"role": user.role.value, "department": user.department.code if user.department else None,
+              "display_name": user.display_name, "is_active": user.is_active}
+    user.role = Role(role)
+    user.department = department if role == Role.DEPARTMENT.value else None
+    user.display_name = display_name or user.username
+    if user.is_active and not is_active:
+        user.session_epoch = (user.session_epoch or 0) + 1
+    user.is_active = is_active
+    session.flush()
+    after = {"role": role, "department": user.department.code if user.department else None,
+             "display_name": user.display_name, "is_active": is_active}
+    record_change(session, actor, "update", "user", user.username, before=before, after=after)
+    return user
+
+
+def reset_password(session: Session, actor: Actor, user: User, new: str) -> None:
+    """Set a temporary password; the user must change it at the next sign-in. Unlocks the account."""
+    if actor.role != Role.ADMIN.value:
+        raise PermissionDenied("只有系统管理员可以重置密码。")
+    problems = [Problem(message, field="password") for message in password_problems(new or "")]
+    if problems:
+        raise ValidationFailed(problems)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = None  # forces a change at next sign-in
+    user.session_epoch = (user.session_epoch or 0) + 1
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    record_change(session, actor, "password_reset", "user", user.username, summary="管理员重置密码并解锁")
+
+
+def unlock_user(session: Session, actor: Actor, user: User) -> None:
+    """Lift a lockout before it runs out."""
+    if actor.role != Role.ADMIN.value:
+        raise PermissionDenied("只有系统管理员可以解锁账户。")
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    record_change(session, actor, "unlock", "user", user.username, summary="管理员解锁")

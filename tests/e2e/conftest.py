@@ -1,0 +1,152 @@
+"""End-to-end fixtures: the real app served from a background thread, driven by headless Chromium.
+
+``live_server`` is one server for the whole run: a fresh data directory and SQLite database with the
+county seed, the search index built with the real engine, and one user per role (password
+``PASSWORD``): ``caizheng`` (finance), ``jiaoyu`` (department 101), ``weijian`` (department 102),
+``zhuanjia`` (expert), ``guanli`` (admin). Tests that change data should use their own indicators.
+
+    @pytest.mark.e2e
+    def test_x(page, live_server, login):
+        login(page, "jiaoyu")
+        page.goto(live_server.url + "/departments/101")
+"""
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from kb.db import create_schema
+from kb.indexing import rebuild_index
+from kb.services.audit import Actor
+from kb.services.library import load_library, parse_library
+from kb.services.users import add_user
+from tests.conftest import SEED_PATHS
+
+PASSWORD = "Xiangyuan#2025"
+USERS = (
+    ("caizheng", "finance", None),
+    ("jiaoyu", "department", "101"),
+    ("weijian", "department", "102"),
+    ("zhuanjia", "expert", None),
+    ("guanli", "admin", None),
+)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SEARCH_BACKEND = "search.whoosh_backend.WhooshBackend"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[LiveServer]:
+    from webapp import create_app
+
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    app = create_app({
+        "KB_DATA_DIR": str(data_dir),
+        "DATABASE_URL": f"sqlite:///{data_dir / 'kb.sqlite3'}",
+        "KB_SECRET_KEY": "e2e-secret",
+        "SEARCH_BACKEND": SEARCH_BACKEND,
+    })
+    state = app.extensions["kb"]
+    create_schema(state.engine)
+    actor = Actor.system("e2e")
+    with state.sessions() as session:
+        load_library(session, actor, parse_library(session, SEED_PATHS))
+        for username, role, department in USERS:
+            add_user(session, actor, username, PASSWORD, role, department)
+        session.commit()
+        rebuild_index(session, state.search)
+    port = _free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{port}", app)
+    server.shutdown()
+    thread.join(timeout=10)
+    state.search.close()
+    state.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    return context.new_page()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Another, independent browser (its own cookies): a second person at the same time."""
+    contexts = []
+
+    def make():
+        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def login(live_server):
+    """``login(page, username)``: sign in through the login form and land on the search page."""
+
+    def sign_in(page, username: str, password: str = PASSWORD) -> None:
+        page.goto(f"{live_server.url}/login")
+        page.fill("#username", username)
+        page.fill("#password", password)
+        page.click("button[type=submit]")
+        page.wait_for_selector(".topbar-user")
+
+    return sign_in
+
+
+@pytest.fixture
+def screenshot():
+    """``screenshot(page, name)``: save a full-page PNG into docs/screenshots/ for the README."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=False)
+        return path
+
+    return take

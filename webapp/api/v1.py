@@ -1,0 +1,145 @@
+"""``/api/v1`` endpoints: search, recommend, suggest, indicators, departments, tokens."""
+from __future__ import annotations
+
+from flask import abort, g, jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from kb.schemas import DepartmentSummarySchema, IndicatorSchema, SearchHitSchema, SearchResultSchema
+from kb.services import accounts
+from kb.services.indicators import get_indicator
+from kb.services.library import indicator_to_dict
+from webapp import lookups
+from webapp.auth import lockout_policy
+from webapp.db import get_search, get_session
+from webapp.security import csrf
+
+blp = Blueprint("api", __name__, description="指标库 HTTP API")
+csrf.exempt(blp)  # bearer-token clients send no cookie; cookie-authenticated writes are checked below
+
+
+@blp.before_request
+def _csrf_for_cookie_writes():
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint == "api.tokens":
+        return None
+    if g.get("auth_method") == "session":
+        csrf.protect()
+    return None
+
+
+class SearchArgs(Schema):
+    q = fields.String(load_default="", metadata={"description": "检索词，如“高血压 管理”"})
+    department = fields.String(load_default=None, metadata={"description": "部门编码"})
+    level1 = fields.String(load_default=None)
+    level2 = fields.String(load_default=None)
+    nature = fields.String(load_default=None)
+    unit = fields.String(load_default=None)
+    status = fields.String(load_default=None)
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="limit 应在 1–100 之间。"))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, error="offset 不能为负数。"))
+
+
+class RecommendArgs(Schema):
+    text = fields.String(required=True, metadata={"description": "项目描述（项目名称、内容、预期目标）"},
+                         error_messages={"required": "请提供 text：项目描述。"})
+    department = fields.String(load_default=None)
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="limit 应在 1–100 之间。"))
+
+
+class SuggestArgs(Schema):
+    q = fields.String(load_default="")
+    limit = fields.Integer(load_default=8, validate=validate.Range(min=1, max=20, error="limit 应在 1–20 之间。"))
+
+
+class RecommendResultSchema(Schema):
+    total = fields.Integer()
+    hits = fields.List(fields.Nested(SearchHitSchema))
+
+
+class SuggestionSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    department = fields.String(allow_none=True)
+
+
+class TokenRequestSchema(Schema):
+    username = fields.String(required=True, error_messages={"required": "请提供 username。"})
+    password = fields.String(required=True, load_only=True, error_messages={"required": "请提供 password。"})
+
+
+class TokenSchema(Schema):
+    token = fields.String()
+
+
+@blp.route("/search", endpoint="search")
+class Search(MethodView):
+    @blp.arguments(SearchArgs, location="query")
+    @blp.response(200, SearchResultSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def get(self, args):
+        """检索指标（命中、高亮、分面计数、纠错建议）。"""
+        filters = {key: args[key] for key in ("department", "level1", "level2", "nature", "unit", "status") if args[key]}
+        return lookups.search(get_session(), get_search(), args["q"], filters=filters,
+                              limit=args["limit"], offset=args["offset"])
+
+
+@blp.route("/recommend", endpoint="recommend")
+class Recommend(MethodView):
+    @blp.arguments(RecommendArgs, location="query")
+    @blp.response(200, RecommendResultSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def get(self, args):
+        """按项目描述推荐最合适的指标。"""
+        return lookups.recommend(get_session(), get_search(), args["text"], department=args["department"],
+                                 limit=args["limit"])
+
+
+@blp.route("/suggest", endpoint="suggest")
+class Suggest(MethodView):
+    @blp.arguments(SuggestArgs, location="query")
+    @blp.response(200, SuggestionSchema(many=True))
+    @blp.doc(security=[{"bearer": []}])
+    def get(self, args):
+        """输入联想（检索框下拉提示）。"""
+        return lookups.suggest(get_session(), get_search(), args["q"], limit=args["limit"])
+
+
+@blp.route("/indicators/<code>", endpoint="indicator")
+class IndicatorResource(MethodView):
+    @blp.response(200, IndicatorSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def get(self, code):
+        """一项指标的全部字段（与 YAML 格式相同）。"""
+        return indicator_to_dict(get_indicator(get_session(), code))
+
+
+@blp.route("/departments", endpoint="departments")
+class Departments(MethodView):
+    @blp.response(200, DepartmentSummarySchema(many=True))
+    @blp.doc(security=[{"bearer": []}])
+    def get(self):
+        """全县部门及其当前指标集状态。"""
+        return lookups.department_summaries(get_session())
+
+
+@blp.route("/tokens", endpoint="tokens")
+class Tokens(MethodView):
+    @blp.arguments(TokenRequestSchema)
+    @blp.response(201, TokenSchema)
+    @blp.alt_response(401, description="用户名或密码不正确")
+    def post(self, args):
+        """用用户名和密码换取 API 令牌（Authorization: Bearer 令牌）。"""
+        db = get_session()
+        policy = lockout_policy()
+        try:
+            user = accounts.authenticate(db, args["username"], args["password"], policy, request.remote_addr or "")
+        except accounts.LoginFailed as failure:
+            db.commit()
+            response = jsonify({"message": failure.message})
+            response.status_code = 401
+            abort(response)
+        token = accounts.issue_token(db, user, request.remote_addr or "")
+        db.commit()
+        return {"token": token}
+

@@ -1,0 +1,204 @@
+"""Sign-in, sign-out and password change; who is asking (``current_user`` / ``current_actor``).
+
+Sessions are Flask's signed cookie holding the user id, the user's ``session_epoch``, the sign-in
+time and the last activity. Every request re-reads the user: a changed epoch (logout, password
+change, account disabled), more than ``SESSION_IDLE_MINUTES`` of inactivity or more than
+``SESSION_MAX_HOURS`` since sign-in void the cookie on the server side, so a copied cookie is
+useless after logout.
+"""
+from __future__ import annotations
+
+import time
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+
+from kb.errors import ValidationFailed
+from kb.models import User
+from kb.services import accounts
+from kb.services.audit import Actor
+from webapp.db import get_session
+
+bp = Blueprint("auth", __name__)
+SESSION_MAX_HOURS = 12
+UNCHECKED_FOR_PASSWORD_AGE = {"auth.change_password", "auth.logout", "static"}
+
+
+def current_user() -> User | None:
+    """The signed-in user of this request, or None."""
+    return g.get("user")
+
+
+def current_actor() -> Actor:
+    """The signed-in user as the actor services and the audit log expect."""
+    user = current_user()
+    if user is None:
+        raise RuntimeError("current_actor() needs a signed-in user (the route's rule must not be PUBLIC)")
+    return Actor.of(user, request.remote_addr or "")
+
+
+def login_required(view):
+    """For views outside the permission table's reach (the table already requires sign-in)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_user() is None:
+            return sign_in_required()
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def load_user() -> None:
+    """Set ``g.user`` from a bearer token (API) or the session cookie, voiding stale sessions."""
+    g.user = None
+    g.auth_method = None
+    token = _bearer_token() if is_api_request() else None
+    if token:
+        user = accounts.user_for_token(get_session(), token)
+        if user is not None:
+            get_session().commit()  # last_used_at
+            g.user, g.auth_method = user, "token"
+        return None
+    user_id = session.get("uid")
+    if user_id is None:
+        return None
+    user = get_session().get(User, user_id)
+    now = time.time()
+    idle_limit = current_app.config["SESSION_IDLE_MINUTES"] * 60
+    reason = None
+    if user is None or not user.is_active or session.get("epoch") != (user.session_epoch or 0):
+        reason = "您的登录已失效（已在别处退出、修改了密码或账户被停用），请重新登录。"
+    elif now - session.get("seen", 0) > idle_limit:
+        reason = f"您已超过 {current_app.config['SESSION_IDLE_MINUTES']} 分钟未操作，为安全起见已自动退出，请重新登录。"
+    elif now - session.get("login_at", 0) > SESSION_MAX_HOURS * 3600:
+        reason = f"登录已超过 {SESSION_MAX_HOURS} 小时，请重新登录。"
+    if reason:
+        session.clear()
+        if not is_api_request():
+            flash(reason, "warning")
+        return None
+    # Only real page views count as activity (suggestion requests while typing count too).
+    session["seen"] = now
+    g.user, g.auth_method = user, "session"
+    return None
+
+
+def sign_in_required():
+    if is_api_request():
+        response = jsonify({"message": "请先登录，或在请求头中提供 Authorization: Bearer 令牌。"})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def check_password_age(user: User):
+    """Send a user whose password must be changed to the change form before anything else."""
+    if request.endpoint in UNCHECKED_FOR_PASSWORD_AGE or g.get("auth_method") == "token":
+        return None
+    if not accounts.password_expired(user, current_app.config["PASSWORD_MAX_AGE_DAYS"]):
+        return None
+    if is_api_request():
+        response = jsonify({"message": "密码已过期或为临时密码，请先在网页上修改密码。"})
+        response.status_code = 403
+        return response
+    return redirect(url_for("auth.change_password"))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths (no open redirect)."""
+    if not target:
+        return url_for("search.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("search.index")
+    return target
+
+
+def lockout_policy() -> accounts.LockoutPolicy:
+    return accounts.LockoutPolicy(current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_LOCKOUT_MINUTES"])
+
+
+def start_session(user: User) -> None:
+    session.clear()  # a fresh cookie at sign-in (no fixation)
+    now = time.time()
+    session.update(uid=user.id, epoch=user.session_epoch or 0, login_at=now, seen=now)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """登录。"""
+    if request.method == "GET" and current_user() is not None:
+        return redirect(_safe_next(request.args.get("next")))
+    error = None
+    username = request.form.get("username", "")
+    if request.method == "POST":
+        db = get_session()
+        try:
+            user = accounts.authenticate(db, username, request.form.get("password", ""), lockout_policy(),
+                                         request.remote_addr or "")
+        except accounts.LoginFailed as failure:
+            db.commit()  # the failure count and the audit rows
+            error = failure.message
+        else:
+            db.commit()
+            start_session(user)
+            days = accounts.days_until_expiry(user, current_app.config["PASSWORD_MAX_AGE_DAYS"])
+            if days is not None and days <= 7:
+                flash(f"您的密码将在 {days} 天后过期，请尽快修改。", "warning")
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", error=error, username=username,
+                           max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                           lockout_minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    """退出登录（服务器端作废当前会话）。"""
+    user = current_user()
+    db = get_session()
+    accounts.end_sessions(db, current_actor(), user)
+    db.commit()
+    session.clear()
+    flash("您已安全退出。", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def change_password():
+    """修改密码。"""
+    user = current_user()
+    problems: dict[str, list[str]] = {}
+    expired = accounts.password_expired(user, current_app.config["PASSWORD_MAX_AGE_DAYS"])
+    if request.method == "POST":
+        db = get_session()
+        new = request.form.get("new", "")
+        if new != request.form.get("confirm", ""):
+            problems["confirm"] = ["两次输入的新密码不一致。"]
+        else:
+            try:
+                accounts.change_password(db, current_actor(), user, request.form.get("current", ""), new,
+                                         current_app.config["PASSWORD_MIN_LENGTH"])
+            except ValidationFailed as failure:
+                for problem in failure.problems:
+                    problems.setdefault(problem.field, []).append(problem.message)
+            else:
+                db.commit()
+                start_session(user)  # this browser stays signed in with the new epoch
+                flash("密码已修改。其他设备上的登录已全部失效。", "success")
+                return redirect(url_for("search.index"))
+    return render_template("auth/password.html", problems=problems, expired=expired,
+                           min_length=current_app.config["PASSWORD_MIN_LENGTH"]), (422 if problems else 200)
+

@@ -1,0 +1,119 @@
+"""Domain errors and HTTP errors → Chinese pages (or JSON under ``/api/``).
+
+``NotFound`` → 404, ``PermissionDenied`` → 403, ``EditConflict``/``InvalidTransition`` → 409,
+``ValidationFailed`` → 422. Views may simply let these propagate; views that want to show the
+problems next to the form fields catch ``ValidationFailed`` themselves. Every 403 is written to
+the audit log in its own short transaction (the business transaction was rolled back).
+"""
+from __future__ import annotations
+
+import uuid
+
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from kb.errors import EditConflict, InvalidTransition, KbError, NotFound, PermissionDenied, ValidationFailed
+from kb.services.accounts import safe_name
+from kb.services.audit import Actor, record_change
+
+TITLES = {
+    400: "请求无效",
+    401: "请先登录",
+    403: "没有权限",
+    404: "找不到页面",
+    405: "操作方式不对",
+    409: "内容已被他人修改",
+    413: "文件太大",
+    422: "填写的内容有问题",
+    500: "系统出错了",
+}
+HELP = {
+    400: "请返回上一页刷新后重试。",
+    403: "如需此权限，请联系县财政局绩效股或系统管理员。",
+    404: "链接可能已过期或输入有误。可以用上方的检索框查找指标，或从“部门”进入。",
+    405: "请从页面上的按钮进行操作。",
+    413: "上传的文件超过了允许的大小，请拆分后再上传。",
+    500: "请稍后重试；如果问题持续，请把下方的“错误编号”告诉系统管理员。",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def render_error(status: int, message: str, **extra):
+    """The Chinese error page (or ``{"message": …}`` JSON) with ``status``."""
+    if wants_json():
+        response = jsonify({"message": message, **extra})
+        response.status_code = status
+        return response
+    return render_template("errors/error.html", status=status, title=TITLES.get(status, "出错了"),
+                           message=message, help=HELP.get(status, ""), **extra), status
+
+
+def record_denial(message: str) -> None:
+    """Write a 403 to the audit log in a separate transaction (SEC-AZ-6)."""
+    user = g.get("user")
+    actor = Actor.of(user, request.remote_addr or "") if user else Actor("(未登录)", "", remote_addr=request.remote_addr or "")
+    sessions = current_app.extensions["kb"].sessions
+    try:
+        with sessions() as session:
+            record_change(session, actor, "denied", "route", safe_name(request.endpoint or request.path)[:100],
+                          summary=f"{request.method} {safe_name(request.path)}：{message}")
+            session.commit()
+    except Exception:  # the refusal itself must still happen; the failure is logged for the operator
+        current_app.logger.exception("could not write the audit row of a refusal")
+
+
+def denied(message: str):
+    record_denial(message)
+    return render_error(403, message)
+
+
+def _kb_error(error: KbError):
+    if isinstance(error, NotFound):
+        return render_error(404, error.message)
+    if isinstance(error, PermissionDenied):
+        return denied(error.message)
+    if isinstance(error, EditConflict):
+        changes = {field: {"before": before, "after": after} for field, (before, after) in error.changes.items()}
+        return render_error(409, error.message, changes=changes, current_version=error.current_version)
+    if isinstance(error, InvalidTransition):
+        return render_error(409, error.message)
+    if isinstance(error, ValidationFailed):
+        problems = [{"message": p.message, "field": p.field, "entry": p.entry, "source": p.source}
+                    for p in error.problems]
+        return render_error(422, error.message, problems=problems)
+    return render_error(400, error.message)
+
+
+def _csrf_error(error: CSRFError):
+    return render_error(400, "页面已过期或来源无法验证（CSRF 校验失败）。请刷新页面后重新提交。")
+
+
+def _http_error(error: HTTPException):
+    status = error.code or 500
+    if status == 500:
+        return _server_error(error)
+    if status == 404:
+        return render_error(404, "您要找的页面不存在。")
+    if status == 405:
+        return render_error(405, "不支持这种访问方式。")
+    if status == 413:
+        return render_error(413, "上传内容太大。")
+    return render_error(status, error.description or TITLES.get(status, "请求无效"))
+
+
+def _server_error(error: HTTPException):
+    reference = uuid.uuid4().hex[:8]
+    original = getattr(error, "original_exception", None) or error
+    current_app.logger.error("error %s on %s %s", reference, request.method, request.path, exc_info=original)
+    return render_error(500, "系统处理您的请求时出错了，您的操作可能没有完成。", reference=reference)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(KbError, _kb_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    # Unhandled exceptions arrive as InternalServerError (500) when not testing; tests see them raised.
+    app.register_error_handler(HTTPException, _http_error)

@@ -1,0 +1,67 @@
+"""What every template gets: the navigation, the signed-in user, and a few safe filters."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+from flask import Flask, g, request
+from markupsafe import Markup, escape
+
+from webapp.permissions import can_open
+
+LOCAL_TIME = ZoneInfo("Asia/Shanghai")
+
+# (endpoint, label): an item shows only when its endpoint exists and the user may open it.
+NAV: tuple[tuple[str, str], ...] = (
+    ("search.index", "检索"),
+    ("departments.index", "部门"),
+    ("indicators.common", "共性指标"),
+    ("indicators.compare", "比较"),
+    ("goals.index", "目标申报"),
+    ("workflow.board", "推进情况"),
+    ("workflow.inbox", "待办"),
+    ("sheets.index", "模版导入"),
+    ("audit.index", "审计日志"),
+    ("admin.users", "账户管理"),
+    ("personal.index", "我的"),
+)
+
+# Highlight markers a backend may emit around matched terms; everything else is escaped.
+_MARK = re.compile(r"&lt;(/?)(?:mark|b|strong|em)(?: class=&#34;[\w -]*&#34;| class=&#39;[\w -]*&#39;)?&gt;")
+
+
+def highlight(text: str | None) -> Markup:
+    """Search highlight HTML reduced to escaped text plus ``<mark>`` (user data stays plain text)."""
+    escaped = str(escape(text or ""))
+    return Markup(_MARK.sub(lambda m: f"<{m.group(1)}mark>", escaped))
+
+
+def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC timestamp shown in Beijing time."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(LOCAL_TIME).strftime(fmt)
+
+
+def nav_items() -> list[dict[str, object]]:
+    if g.get("user") is None:
+        return []
+    current = request.blueprint or ""
+    return [
+        {"endpoint": endpoint, "label": label, "active": endpoint.split(".")[0] == current}
+        for endpoint, label in NAV
+        if can_open(endpoint)
+    ]
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(highlight)
+    app.add_template_filter(local_time)
+    app.jinja_env.globals["can_open"] = can_open
+
+    @app.context_processor
+    def inject():
+        return {"current_user": g.get("user"), "nav_items": nav_items}
