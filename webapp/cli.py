@@ -205,10 +205,15 @@ def index() -> None:
 @pass_context
 def index_rebuild(ctx: Context) -> None:
     """从数据库重建检索索引（新建后原子替换）。"""
-    with ctx.session() as session:
-        total = session.scalar(select(func.count()).select_from(Indicator))
-        with progress_bar(total, "重建检索索引") as bar:
-            count = rebuild_index(session, ctx.state.search, progress=bar.update)
+    try:
+        with ctx.session() as session:
+            total = session.scalar(select(func.count()).select_from(Indicator))
+            with progress_bar(total, "重建检索索引") as bar:
+                count = rebuild_index(session, ctx.state.search, progress=bar.update)
+    except OSError as error:  # e.g. disk full: the new index is abandoned, the live one is untouched
+        click.echo(f"错误：写入检索索引失败（{error.strerror or error}）：{ctx.app.config['SEARCH_INDEX_DIR']}。"
+                   "原有索引未改动，检索仍可使用；请释放磁盘空间或检查目录权限后重新运行 kb index rebuild。", err=True)
+        sys.exit(1)
     click.echo(f"检索索引已重建（{count} 项）。")
 
 
