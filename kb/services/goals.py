@@ -1,5 +1,5 @@
-"""目标申报: budget projects and their performance goals — draft, reuse library indicators, submit,
-review (部门＋财政＋专家), return, approve (freezes).
+"""目标申报: budget projects and their performance goals — create, draft, reuse library indicators
+(one by one or as a typical bundle), usage counts. Review workflow: ``kb.services.goal_reviews``.
 
 Services take ``session`` first, flush, never commit; every change is audited. Quality findings
 (``kb.quality``) never block saving a draft; errors among them block submission.
@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from kb import quality, vocab
 from kb.errors import EditConflict, InvalidTransition, NotFound, PermissionDenied, Problem, ValidationFailed
-from kb.models import BudgetProject, Department, GoalReview, GoalRow, GoalRowComment, Indicator, PerformanceGoal
+from kb.models import BudgetProject, Department, GoalRow, Indicator, PerformanceGoal
 from kb.models.base import utcnow
-from kb.models.goal import GoalStatus, ProjectKind, Verdict
+from kb.models.goal import GoalStatus, ProjectKind
 from kb.services.audit import Actor, record_change
 from kb.services.indicators import get_indicator
 
@@ -58,16 +58,6 @@ def can_edit_goal(actor: Actor, goal: PerformanceGoal) -> bool:
     if not goal.status.is_editable:
         return False
     return actor.is_finance or (actor.role == "department" and actor.department_id == goal.project.department_id)
-
-
-def can_review_goal(actor: Actor, goal: PerformanceGoal) -> bool:
-    """Finance and experts review submitted goals."""
-    return goal.status == GoalStatus.SUBMITTED and actor.role in ("finance", "expert", "admin")
-
-
-def can_decide_goal(actor: Actor, goal: PerformanceGoal) -> bool:
-    """Finance returns or approves a submitted goal."""
-    return goal.status == GoalStatus.SUBMITTED and actor.is_finance
 
 
 def goals_of(session: Session, *, department: Department | None = None, year: int | None = None,
@@ -194,20 +184,20 @@ def _apply_project(project: BudgetProject, data: Mapping[str, Any]) -> None:
         setattr(project, field, str(data.get(field) or "").strip())
 
 
-def _check_version(goal: PerformanceGoal, expected_version: int | None) -> None:
+def check_goal_version(goal: PerformanceGoal, expected_version: int | None) -> None:
     if expected_version is not None and int(expected_version) != goal.row_version:
         raise EditConflict(entity=f"绩效目标“{goal.project.name}”", expected_version=int(expected_version),
                            current_version=goal.row_version)
 
 
-def _require_edit(actor: Actor, goal: PerformanceGoal) -> None:
+def require_editable(actor: Actor, goal: PerformanceGoal) -> None:
     if not can_edit_goal(actor, goal):
         if not goal.status.is_editable:
             raise InvalidTransition(f"绩效目标处于“{goal.status.label}”状态，不能修改；退回修改后才能编辑。")
         raise PermissionDenied("只能修改本部门的绩效目标。")
 
 
-def _touch(goal: PerformanceGoal) -> None:
+def touch_goal(goal: PerformanceGoal) -> None:
     goal.updated_at = utcnow()  # also bumps row_version, so concurrent edits of rows are detected
 
 
@@ -218,8 +208,8 @@ def save_goal(session: Session, actor: Actor, goal: PerformanceGoal, data: Mappi
     Rows with an ``id`` keep their reviewer comments; rows with a library ``code`` take name and
     classification from the library and only this project's value and notes from ``data``.
     """
-    _require_edit(actor, goal)
-    _check_version(goal, expected_version)
+    require_editable(actor, goal)
+    check_goal_version(goal, expected_version)
     before = goal_to_dict(goal)
     if "project" in data:
         _apply_project(goal.project, {**project_to_dict(goal.project), **data["project"]})
@@ -229,7 +219,7 @@ def save_goal(session: Session, actor: Actor, goal: PerformanceGoal, data: Mappi
             setattr(goal, field, str(data[field] or "").strip())
     if "rows" in data:
         _replace_rows(session, goal, list(data["rows"]))
-    _touch(goal)
+    touch_goal(goal)
     session.flush()
     record_change(session, actor, "update", "goal", str(goal.id), before=before, after=goal_to_dict(goal),
                   summary=goal.project.name)
@@ -315,8 +305,8 @@ def _int(value: Any) -> int | None:
 def add_indicators(session: Session, actor: Actor, goal: PerformanceGoal, codes: Iterable[str],
                    expected_version: int | None = None) -> list[GoalRow]:
     """Append library indicators (with their reference values); codes already in the goal are skipped."""
-    _require_edit(actor, goal)
-    _check_version(goal, expected_version)
+    require_editable(actor, goal)
+    check_goal_version(goal, expected_version)
     present = {row.indicator_code for row in goal.rows}
     added = []
     for code in dict.fromkeys(code.strip() for code in codes if code and code.strip()):
@@ -331,7 +321,7 @@ def add_indicators(session: Session, actor: Actor, goal: PerformanceGoal, codes:
         added.append(row)
         present.add(code)
     if added:
-        _touch(goal)
+        touch_goal(goal)
         session.flush()
         record_change(session, actor, "add_indicators", "goal", str(goal.id),
                       after={"codes": [row.indicator_code for row in added]}, summary=goal.project.name)
@@ -373,105 +363,18 @@ def add_bundle(session: Session, actor: Actor, goal: PerformanceGoal, project_ty
 
 def propose_row(session: Session, actor: Actor, goal: PerformanceGoal, row_id: int, proposed: bool = True) -> GoalRow:
     """Mark a custom row as proposed for the department's indicator set (finance decides later)."""
-    _require_edit(actor, goal)
+    require_editable(actor, goal)
     row = next((row for row in goal.rows if row.id == row_id), None)
     if row is None:
         raise NotFound("该指标行不存在，请刷新页面。")
     if not row.is_custom:
         raise InvalidTransition("该指标已在指标库中，无需建议入库。")
     row.proposed = proposed
-    _touch(goal)
+    touch_goal(goal)
     session.flush()
     record_change(session, actor, "propose" if proposed else "unpropose", "goal_row", str(row.id),
                   after={"name": row.name, "goal": goal.id}, summary=f"建议入库：{row.name}")
     return row
-
-
-# --- review workflow ------------------------------------------------------------------------
-
-def submit_goal(session: Session, actor: Actor, goal: PerformanceGoal, expected_version: int | None = None) -> list[quality.Finding]:
-    """Submit for review; refused with every error finding listed while any remains. Returns warnings."""
-    _require_edit(actor, goal)
-    _check_version(goal, expected_version)
-    findings = check(session, goal_to_dict(goal))
-    errors = [f for f in findings if f.is_error]
-    if errors:
-        raise ValidationFailed([Problem(f"{f.message} 建议：{f.fix}", SOURCE, f"第 {f.row} 行" if f.row else "",
-                                        f.field) for f in errors])
-    before = goal.status.value
-    goal.status, goal.submitted_at, goal.submitted_by = GoalStatus.SUBMITTED, utcnow(), actor.username
-    goal.review_round += 1
-    _touch(goal)
-    session.flush()
-    record_change(session, actor, "submit", "goal", str(goal.id), before={"status": before},
-                  after={"status": goal.status.value, "warnings": len(findings)}, summary=goal.project.name)
-    return findings
-
-
-def review_goal(session: Session, actor: Actor, goal: PerformanceGoal, verdict: str, summary: str = "",
-                row_comments: Mapping[int, str] | None = None) -> GoalReview:
-    """Record one reviewer's verdict (优/良/中/差) and comments per row for the current round."""
-    if not can_review_goal(actor, goal):
-        if goal.status != GoalStatus.SUBMITTED:
-            raise InvalidTransition(f"绩效目标处于“{goal.status.label}”状态，只有已提交评审的目标才能评审。")
-        raise PermissionDenied("只有财政和专家可以评审绩效目标。")
-    if verdict not in {v.value for v in Verdict}:
-        raise ValidationFailed([Problem("审核结论只能是 优、良、中、差 之一。", SOURCE, "评审", "verdict")])
-    rows = {row.id: row for row in goal.rows}
-    comments = {int(k): str(v).strip() for k, v in (row_comments or {}).items() if str(v or "").strip()}
-    unknown = [k for k in comments if k not in rows]
-    if unknown:
-        raise ValidationFailed([Problem("评审意见对应的指标行不存在，请刷新页面后重新填写。", SOURCE, "评审")])
-    review = GoalReview(goal=goal, round=goal.review_round, reviewer=actor.username, reviewer_role=actor.role,
-                        verdict=Verdict(verdict), summary=str(summary or "").strip())
-    session.add(review)
-    for row_id, text in comments.items():
-        session.add(GoalRowComment(row=rows[row_id], review=review, author=actor.username, text=text))
-    _touch(goal)
-    session.flush()
-    record_change(session, actor, "review", "goal", str(goal.id),
-                  after={"verdict": verdict, "summary": review.summary, "row_comments": len(comments)},
-                  summary=f"{goal.project.name}：{verdict}")
-    return review
-
-
-def return_goal(session: Session, actor: Actor, goal: PerformanceGoal, reason: str) -> PerformanceGoal:
-    """Send a submitted goal back to the department for revision (审核结论 中/差, or on request)."""
-    if not can_decide_goal(actor, goal):
-        raise _decision_refused(goal, "退回")
-    reason = str(reason or "").strip()
-    if not reason:
-        raise ValidationFailed([Problem("请写明退回原因和修改要求。", SOURCE, "退回", "reason")])
-    goal.status, goal.returned_at = GoalStatus.RETURNED, utcnow()
-    _touch(goal)
-    session.flush()
-    record_change(session, actor, "return", "goal", str(goal.id), before={"status": "submitted"},
-                  after={"status": goal.status.value, "reason": reason}, summary=reason)
-    return goal
-
-
-def approve_goal(session: Session, actor: Actor, goal: PerformanceGoal) -> PerformanceGoal:
-    """Approve (审定) a reviewed goal and freeze what was agreed; needs a 优/良 verdict and no 中/差."""
-    if not can_decide_goal(actor, goal):
-        raise _decision_refused(goal, "审定")
-    verdicts = [review.verdict for review in goal.current_reviews]
-    if not verdicts:
-        raise InvalidTransition("还没有财政或专家的评审结论，请先评审（优/良/中/差）再审定。")
-    if not all(verdict.allows_approval for verdict in verdicts):
-        raise InvalidTransition("本轮评审中有“中”或“差”的结论：请退回部门修改后重新报审。")
-    goal.status, goal.approved_at, goal.approved_by = GoalStatus.APPROVED, utcnow(), actor.username
-    goal.frozen = goal_to_dict(goal)
-    _touch(goal)
-    session.flush()
-    record_change(session, actor, "approve", "goal", str(goal.id), before={"status": "submitted"},
-                  after={"status": goal.status.value}, summary=goal.project.name)
-    return goal
-
-
-def _decision_refused(goal: PerformanceGoal, action: str) -> Exception:
-    if goal.status != GoalStatus.SUBMITTED:
-        return InvalidTransition(f"绩效目标处于“{goal.status.label}”状态，不能{action}。")
-    return PermissionDenied(f"只有财政可以{action}绩效目标。")
 
 
 # --- usage ------------------------------------------------------------------------------------
