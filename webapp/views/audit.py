@@ -1,0 +1,99 @@
+"""审计日志：the append-only audit log for administrators, with filters. Read-only: there is no
+route that edits or deletes a row (and the models and database refuse it too)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, render_template, request
+from sqlalchemy import func, select
+
+from kb.models import AuditEntry
+from kb.services.audit import record_change
+from webapp.auth import current_actor
+from webapp.db import get_session
+from webapp.permissions import ADMIN, register
+from webapp.templating import LOCAL_TIME
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+register({"audit.index": ADMIN, "audit.detail": ADMIN})
+PAGE_SIZE = 50
+
+ACTION_LABELS = {
+    "create": "新增", "update": "修改", "retire": "停用（出库）", "restore": "恢复使用", "reorder": "调整顺序",
+    "submit": "报送财政", "department_confirm": "部门确认", "confirm": "财政确认", "expert_certify": "专家同意审定",
+    "certify": "审定发布", "supersede": "被新版本取代", "return": "退回", "start_next": "复制上年指标",
+    "start_set": "建立指标集", "assign_experts": "分派评审专家", "comment": "评审意见", "answer": "答复意见",
+    "propose": "提出变更申请", "accept": "采纳申请", "decline": "不予采纳", "withdraw": "撤回申请",
+    "login": "登录", "login_failed": "登录失败", "logout": "退出", "denied": "拒绝访问", "view": "查看",
+}
+ENTITY_LABELS = {
+    "indicator": "指标", "indicator_set": "指标集", "department": "部门", "user": "账户",
+    "change_request": "变更申请", "audit_log": "审计日志",
+}
+
+
+def _date(name: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    """Local midnight (Beijing time) as UTC, so a date filter means the user's calendar day."""
+    return dt.datetime.combine(day, dt.time(), LOCAL_TIME).astimezone(dt.timezone.utc)
+
+
+@bp.get("/")
+def index():
+    """审计日志（只读，可按人员、操作、对象和日期筛选）。"""
+    session = get_session()
+    filters = {key: request.args.get(key, "").strip() for key in ("actor", "action", "entity_type", "key")}
+    date_from, date_to = _date("from"), _date("to")
+    query = select(AuditEntry)
+    if filters["actor"]:
+        query = query.where(AuditEntry.actor == filters["actor"])
+    if filters["action"]:
+        query = query.where(AuditEntry.action == filters["action"])
+    if filters["entity_type"]:
+        query = query.where(AuditEntry.entity_type == filters["entity_type"])
+    if filters["key"]:
+        query = query.where(AuditEntry.entity_key.contains(filters["key"], autoescape=True))
+    if date_from:
+        query = query.where(AuditEntry.at >= _start_of(date_from))
+    if date_to:
+        query = query.where(AuditEntry.at < _start_of(date_to + dt.timedelta(days=1)))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    page = max(1, request.args.get("page", 1, type=int))
+    entries = session.scalars(query.order_by(AuditEntry.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    actions = session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).all()
+    types = session.scalars(select(AuditEntry.entity_type).distinct().order_by(AuditEntry.entity_type)).all()
+    # Reading the audit log is itself audited (等保: the audit administrator's actions are recorded).
+    record_change(session, current_actor(), "view", "audit_log", "查询",
+                  after={**{k: v for k, v in filters.items() if v},
+                         **({"from": date_from.isoformat()} if date_from else {}),
+                         **({"to": date_to.isoformat()} if date_to else {})})
+    session.commit()
+    return render_template(
+        "workflow/audit.html", entries=entries, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+        filters=filters, date_from=request.args.get("from", ""), date_to=request.args.get("to", ""),
+        actions=actions, types=types, action_labels=ACTION_LABELS, entity_labels=ENTITY_LABELS,
+    )
+
+
+@bp.get("/<int:entry_id>")
+def detail(entry_id: int):
+    """一条审计记录的完整内容（修改前/修改后）。"""
+    from kb.errors import NotFound
+
+    entry = get_session().get(AuditEntry, entry_id)
+    if entry is None:
+        raise NotFound(f"审计记录 {entry_id} 不存在。")
+    return render_template("workflow/audit_detail.html", entry=entry, action_labels=ACTION_LABELS,
+                           entity_labels=ENTITY_LABELS, before=_pretty(entry.before), after=_pretty(entry.after))
+
+
+def _pretty(value) -> str:
+    import json
+
+    return "（无）" if value is None else json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
