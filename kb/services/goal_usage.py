@@ -129,3 +129,16 @@ def lint_database(session: Session, department_code: str | None = None,
         if findings:
             results.append((indicator, findings))
     return results
+
+
+def proposed_rows(session: Session) -> list:
+    """Custom goal rows departments proposed for their indicator set, newest goal first."""
+    from kb.models import BudgetProject, GoalRow, PerformanceGoal
+
+    return list(session.scalars(
+        select(GoalRow).join(GoalRow.goal).join(PerformanceGoal.project)
+        .where(GoalRow.proposed.is_(True), GoalRow.indicator_id.is_(None))
+        .options(selectinload(GoalRow.goal).selectinload(PerformanceGoal.project)
+                 .selectinload(BudgetProject.department))
+        .order_by(PerformanceGoal.id.desc(), GoalRow.position)
+    ))
