@@ -1,0 +1,457 @@
+"""A PostgreSQL full-text backend over the same jieba tokens, for a province-wide library (docs/scaling.md).
+
+The analyzer (search/analysis.py) segments text in Python exactly as for Whoosh; PostgreSQL only
+stores and matches the resulting lexemes (``tsvector`` literals, no PostgreSQL text parser, so no
+zhparser/pg_jieba extension is needed on a locked-down or domestic PostgreSQL-compatible server).
+Query planning and re-ranking are the Whoosh backend's own (search/planner.py, search/ranking.py):
+a small adapter answers the calls the ranker makes on a Whoosh searcher with SQL.
+
+Tables (``table`` option, default ``kb_search``): ``<t>`` one row per document (a ``tsvector`` per
+field group plus one over all groups with a GIN index, facets and exact values as ``jsonb``);
+``<t>_terms`` document frequency per (term, group), kept exact on every write; ``<t>_words``
+dictionary words; ``<t>_meta`` a version counter other processes use to refresh their caches.
+Writers are serialised with a PostgreSQL advisory lock, so any number of app servers can share it.
+Rebuilds fill fresh tables and swap them in with renames in one transaction.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from whoosh.query import And, Every, Not, Or, Term
+
+from search.analysis import Analyzer, Synonyms, normalize
+from search.base import BaseBackend, Document, FieldSpec, IndexBusy, SearchQuery, SearchResults
+from search.ranking import Ranker
+from search.suggest import suggest_titles
+from search.whoosh_backend import WhooshBackend
+
+MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
+
+
+def _lexeme(token: str) -> str:
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_literal(tokens: Iterable[str]) -> str:
+    """A ``tsvector`` literal with positions for these exact lexemes (no parsing, no stemming)."""
+    positions: dict[str, list[str]] = {}
+    for position, token in enumerate(tokens, start=1):
+        if token:
+            positions.setdefault(token, []).append(str(min(position, MAX_POSITION)))
+    return " ".join(f"{_lexeme(token)}:{','.join(places[:256])}" for token, places in positions.items())
+
+
+def tsquery_literal(tokens: Iterable[str]) -> str:
+    """``'a' | 'b' | …``: documents containing any of the tokens."""
+    return " | ".join(_lexeme(token) for token in dict.fromkeys(tokens) if token)
+
+
+def _conninfo(dsn: str) -> str:
+    """Accept SQLAlchemy URLs too (``postgresql+psycopg://…``)."""
+    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres+psycopg://"):
+        if dsn.startswith(prefix):
+            return "postgresql://" + dsn[len(prefix):]
+    return dsn
+
+
+class PostgresBackend(BaseBackend):
+    """Options: ``dsn`` (libpq or SQLAlchemy URL; ``database_url`` is accepted as an alias),
+    ``table``, ``user_words``, ``synonyms``, ``candidates``, ``write_timeout``, ``feedback_facet``."""
+
+    def __init__(self, fields: Iterable[FieldSpec] = (), dsn: str | None = None, table: str = "kb_search",
+                 user_words: Iterable[str] = (), synonyms: Iterable[Iterable[str]] = (), candidates: int = 200,
+                 write_timeout: float = 30.0, feedback_facet: str | None = None, **options) -> None:
+        dsn = dsn or options.pop("database_url", None)
+        options.pop("index_dir", None)  # the file-based backends' option; the index lives in the database
+        super().__init__(fields, **options)
+        if not dsn:
+            raise ValueError("PostgresBackend needs dsn (the PostgreSQL connection URL)")
+        self.dsn = _conninfo(dsn)
+        self.table = table
+        self.analyzer = Analyzer(user_words)
+        self.synonyms = Synonyms(synonyms)
+        self.candidates = candidates
+        self.write_timeout = write_timeout
+        self.feedback_facet = feedback_facet
+        self._groups: dict[str, float] = {}
+        for spec in self.fields:
+            self._groups[spec.index_name] = max(self._groups.get(spec.index_name, 0.0), spec.boost)
+        self._title = next((f.name for f in self.fields if f.title), None)
+        self._local = threading.local()
+        self._vocab: dict[str, object] = {}
+        self._words_version = -1
+        self._lock_depth = 0
+        self._thread_lock = threading.RLock()
+        self._lock_connection: psycopg.Connection | None = None
+
+    # Vocabulary helpers are the Whoosh backend's: they only use ``self._vocabulary``.
+    _pinyin = WhooshBackend._pinyin
+    _homophones = WhooshBackend._homophones
+    _containing = WhooshBackend._containing
+
+    # ---- connections and names ----------------------------------------------------------------
+    def _connection(self) -> psycopg.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None or connection.closed:
+            connection = psycopg.connect(self.dsn, autocommit=True)
+            self._local.connection = connection
+        return connection
+
+    def _names(self, suffix: str = "") -> dict[str, sql.Identifier]:
+        base = self.table + suffix
+        return {"t": sql.Identifier(base), "terms": sql.Identifier(base + "_terms"),
+                "words": sql.Identifier(base + "_words"), "meta": sql.Identifier(base + "_meta")}
+
+    def _q(self, template: str, suffix: str = "") -> sql.Composed:
+        return sql.SQL(template).format(**self._names(suffix))
+
+    def is_ready(self) -> bool:
+        try:
+            row = self._connection().execute("SELECT to_regclass(%s), to_regclass(%s)", (self.table, self.table + "_meta")).fetchone()
+        except psycopg.Error:
+            return False
+        return row[0] is not None and row[1] is not None
+
+    @contextmanager
+    def lock(self, timeout: float | None = None) -> Iterator[bool]:
+        """The single-writer lock: a PostgreSQL advisory lock (re-entrant within this process)."""
+        if not self._thread_lock.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+            yield False
+            return
+        held = True
+        try:
+            if self._lock_depth == 0:
+                held = self._take_advisory_lock(timeout)
+            if held:
+                self._lock_depth += 1
+            yield held
+        finally:
+            if held:
+                self._lock_depth -= 1
+                if self._lock_depth == 0 and self._lock_connection is not None:
+                    self._lock_connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self.table,))
+            self._thread_lock.release()
+
+    def _take_advisory_lock(self, timeout: float | None) -> bool:
+        if self._lock_connection is None or self._lock_connection.closed:
+            self._lock_connection = psycopg.connect(self.dsn, autocommit=True)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._lock_connection.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (self.table,)).fetchone()[0]:
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+    # ---- writing ------------------------------------------------------------------------------
+    def _create(self, connection: psycopg.Connection, suffix: str) -> None:
+        columns = sql.SQL(", ").join(sql.SQL("{} tsvector").format(sql.Identifier(f"t_{group}")) for group in self._groups)
+        names = self._names(suffix)
+        statements = [
+            sql.SQL("CREATE TABLE {t} (docnum bigserial UNIQUE, key text PRIMARY KEY, fp text NOT NULL, data jsonb NOT NULL, "
+                    "facets jsonb NOT NULL, exact jsonb NOT NULL, groups jsonb NOT NULL, t_all tsvector NOT NULL, {columns})"
+                    ).format(columns=columns, **names),
+            sql.SQL("CREATE INDEX ON {t} USING gin (t_all)").format(**names),
+            sql.SQL("CREATE INDEX ON {t} USING gin (facets jsonb_path_ops)").format(**names),
+            sql.SQL("CREATE INDEX ON {t} USING gin (exact jsonb_path_ops)").format(**names),
+            sql.SQL("CREATE TABLE {terms} (term text NOT NULL, grp text NOT NULL, df integer NOT NULL, PRIMARY KEY (term, grp))").format(**names),
+            sql.SQL("CREATE TABLE {words} (word text PRIMARY KEY)").format(**names),
+            sql.SQL("CREATE TABLE {meta} (id integer PRIMARY KEY, version bigint NOT NULL, doc_count bigint NOT NULL)").format(**names),
+            sql.SQL("INSERT INTO {meta} VALUES (1, 1, 0)").format(**names),
+        ]
+        for statement in statements:
+            connection.execute(statement)
+
+    def _row(self, document: Document) -> tuple[list, dict[str, set[str]], set[str]]:
+        grouped: dict[str, list[str]] = {group: [] for group in self._groups}
+        all_tokens: list[str] = []
+        title_tokens: tuple[str, ...] = ()
+        highlights, exact, words = {}, {}, set()
+        for spec in self.fields:
+            value = document.text.get(spec.name, "") or ""
+            tokens = self.analyzer.tokens(value) if value else ()
+            grouped[spec.index_name].extend(tokens)
+            all_tokens.extend(tokens)
+            if spec.title:
+                title_tokens = tokens
+            if spec.highlight:
+                highlights[spec.name] = value
+            if spec.exact and value:
+                exact[spec.name] = normalize(value)
+            if spec.dictionary:
+                words.update(w for w in value.split() if len(w) >= 2)
+        data = {"fp": document.fingerprint, "rank": document.rank, "facets": dict(document.facets),
+                "hl": highlights, "tt": list(title_tokens), "ct": " ".join(dict.fromkeys(all_tokens))}
+        facets = {name: str(value) for name, value in document.facets.items() if value}
+        distinct = {group: set(tokens) for group, tokens in grouped.items()}
+        values = [document.key, document.fingerprint, Jsonb(data), Jsonb(facets), Jsonb(exact),
+                  Jsonb({g: sorted(t) for g, t in distinct.items()}), tsvector_literal(all_tokens)]
+        values += [tsvector_literal(grouped[group]) for group in self._groups]
+        return values, distinct, words
+
+    def _insert_sql(self, suffix: str = "") -> sql.Composed:
+        columns = ["key", "fp", "data", "facets", "exact", "groups", "t_all"] + [f"t_{g}" for g in self._groups]
+        casts = ["%s", "%s", "%s", "%s", "%s", "%s", "%s::tsvector"] + ["%s::tsvector"] * len(self._groups)
+        update = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in columns[1:])
+        return sql.SQL("INSERT INTO {t} ({columns}) VALUES ({values}) ON CONFLICT (key) DO UPDATE SET {update}").format(
+            columns=sql.SQL(", ").join(map(sql.Identifier, columns)), values=sql.SQL(", ".join(casts)),
+            update=update, **self._names(suffix))
+
+    def _apply(self, connection, suffix: str, documents: list[Document], deleted: Iterable[str]) -> int:
+        """Write documents and deletions with exact term statistics, in the caller's transaction."""
+        keys = [d.key for d in documents] + list(deleted)
+        deltas: Counter = Counter()
+        if keys:
+            for groups in connection.execute(self._q("SELECT groups FROM {t} WHERE key = ANY(%s)", suffix), (keys,)):
+                for group, tokens in groups[0].items():
+                    for token in tokens:
+                        deltas[(token, group)] -= 1
+        words: set[str] = set()
+        for document in documents:
+            words |= {w for spec in self.fields if spec.dictionary
+                      for w in (document.text.get(spec.name) or "").split() if len(w) >= 2}
+        self.analyzer.add_words(words)
+        rows = []
+        for document in documents:
+            values, distinct, _ = self._row(document)
+            rows.append(values)
+            for group, tokens in distinct.items():
+                for token in tokens:
+                    deltas[(token, group)] += 1
+        with connection.cursor() as cursor:
+            if rows:
+                cursor.executemany(self._insert_sql(suffix), rows)
+            gone = list(deleted)
+            if gone:
+                cursor.execute(self._q("DELETE FROM {t} WHERE key = ANY(%s)", suffix), (gone,))
+            changes = [(term, group, delta) for (term, group), delta in deltas.items() if delta]
+            if changes:
+                cursor.executemany(self._q("INSERT INTO {terms} (term, grp, df) VALUES (%s, %s, %s) "
+                                           "ON CONFLICT (term, grp) DO UPDATE SET df = {terms}.df + EXCLUDED.df", suffix), changes)
+                cursor.execute(self._q("DELETE FROM {terms} WHERE df <= 0", suffix))
+            if words:
+                cursor.executemany(self._q("INSERT INTO {words} (word) VALUES (%s) ON CONFLICT DO NOTHING", suffix),
+                                   [(w,) for w in sorted(words)])
+            cursor.execute(self._q("UPDATE {meta} SET version = version + 1, doc_count = (SELECT count(*) FROM {t})", suffix))
+        return len(rows)
+
+    def rebuild(self, documents: Iterable[Document]) -> int:
+        with self.lock(timeout=None):
+            connection = self._connection()
+            names, fresh = self._names(), self._names("__new")
+            with connection.transaction():
+                for key in ("t", "terms", "words", "meta"):
+                    connection.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(fresh[key]))
+                self._create(connection, "__new")
+            batch: list[Document] = []
+            count = 0
+            for document in documents:
+                batch.append(document)
+                if len(batch) >= 1000:
+                    with connection.transaction():
+                        count += self._apply(connection, "__new", batch, ())
+                    batch = []
+            with connection.transaction():
+                count += self._apply(connection, "__new", batch, ())
+                old_version = 0
+                if self.is_ready():
+                    old_version = connection.execute(self._q("SELECT version FROM {meta}")).fetchone()[0]
+                for key in ("t", "terms", "words", "meta"):  # the swap: readers see old or new, never half
+                    connection.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(names[key]))
+                    connection.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(fresh[key], names[key]))
+                # Versions only grow, so every process notices the swap and drops its caches.
+                connection.execute(self._q("UPDATE {meta} SET version = version + %s"), (old_version,))
+        return count
+
+    def _write(self, documents: list[Document], deleted: list[str]) -> None:
+        with self.lock(timeout=self.write_timeout) as held:
+            if not held:
+                raise IndexBusy("检索索引正被其他进程写入，请稍后再试。")
+            if not self.is_ready():
+                self.rebuild(())
+            connection = self._connection()
+            with connection.transaction():
+                self._apply(connection, "", documents, deleted)
+
+    def upsert(self, documents: Iterable[Document]) -> None:
+        documents = list(documents)
+        if documents:
+            self._write(documents, [])
+
+    def delete(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if keys:
+            self._write([], keys)
+
+    def drop(self) -> None:
+        """Remove the tables (tests, or leaving PostgreSQL search for another backend)."""
+        with self.lock(timeout=None):
+            for suffix in ("", "__new"):
+                for name in self._names(suffix).values():
+                    self._connection().execute(sql.SQL("DROP TABLE IF EXISTS {}").format(name))
+
+    # ---- reading ------------------------------------------------------------------------------
+    def _searcher(self) -> _Searcher | None:
+        if not self.is_ready():
+            return None
+        searcher = _Searcher(self, self._connection())
+        if searcher.version != self._words_version:  # words another process taught the analyzer
+            self.analyzer.add_words(row[0] for row in searcher.connection.execute(self._q("SELECT word FROM {words}")))
+            self._words_version = searcher.version
+        return searcher
+
+    def _vocabulary(self, searcher: _Searcher) -> dict:
+        if self._vocab.get("version") != searcher.version:
+            titles = []
+            if self._title:
+                titles = [row[0] for row in searcher.connection.execute(
+                    self._q("SELECT DISTINCT exact->>%s FROM {t} WHERE exact ? %s"), (self._title, self._title))]
+            frequencies = dict(searcher.connection.execute(self._q("SELECT term, max(df) FROM {terms} GROUP BY term")).fetchall())
+            self._vocab = {"version": searcher.version, "titles": titles, "frequencies": frequencies,
+                           "pinyin": None, "homophones": None}
+        return self._vocab
+
+    def count(self) -> int:
+        searcher = self._searcher()
+        return searcher.doc_count() if searcher else 0
+
+    def fingerprints(self) -> dict[str, str]:
+        if not self.is_ready():
+            return {}
+        return dict(self._connection().execute(self._q("SELECT key, fp FROM {t}")).fetchall())
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        searcher = self._searcher()
+        if searcher is None:
+            return SearchResults()
+        return Ranker(self, searcher, query).run()
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[str]:
+        searcher = self._searcher()
+        if searcher is None or not self._title:
+            return []
+        titles = suggest_titles(normalize(prefix), self._vocabulary(searcher)["titles"], self._pinyin(searcher), limit)
+        keys: list[str] = []
+        for title in titles:
+            for docnum in searcher.docs_for_query(Term(f"x_{self._title}", title)):
+                key = searcher.stored_fields(docnum)["key"]
+                if key not in keys:
+                    keys.append(key)
+        return keys[:limit]
+
+    def close(self) -> None:
+        for connection in (getattr(self._local, "connection", None), self._lock_connection):
+            if connection is not None and not connection.closed:
+                connection.close()
+        self._local.connection = None
+        self._lock_connection = None
+
+
+class _Hit:
+    __slots__ = ("docnum", "score")
+
+    def __init__(self, docnum: int, score: float) -> None:
+        self.docnum, self.score = docnum, score
+
+
+class _Searcher:
+    """Answers the calls :class:`search.ranking.Ranker` makes on a Whoosh searcher, with SQL."""
+
+    def __init__(self, backend: PostgresBackend, connection: psycopg.Connection) -> None:
+        self.backend, self.connection = backend, connection
+        self.version, self._count = connection.execute(backend._q("SELECT version, doc_count FROM {meta}")).fetchone()
+        self._stored: dict[int, dict] = {}
+        self._frequencies: dict[str, dict[str, int]] = {}
+
+    def doc_count(self) -> int:
+        return self._count
+
+    def doc_frequency(self, field: str, token: str) -> int:
+        if token not in self._frequencies:
+            rows = self.connection.execute(self.backend._q("SELECT grp, df FROM {terms} WHERE term = %s"), (token,)).fetchall()
+            self._frequencies[token] = dict(rows)
+        return self._frequencies[token].get(field.removeprefix("t_"), 0)
+
+    def _where(self, query, parameters: list) -> str:
+        """SQL for a Whoosh query tree of facet, key, exact and token terms."""
+        if query is None or isinstance(query, Every):
+            return "TRUE"
+        if isinstance(query, (And, Or)):
+            joiner = " AND " if isinstance(query, And) else " OR "
+            return "(" + joiner.join(self._where(q, parameters) for q in query.subqueries) + ")" if query.subqueries else "TRUE"
+        if isinstance(query, Not):
+            return f"NOT {self._where(query.query, parameters)}"
+        if isinstance(query, Term):
+            field, text = query.fieldname, query.text
+            if field == "key":
+                parameters.append(text)
+                return "key = %s"
+            prefix, _, name = field.partition("_")
+            if prefix in ("f", "x"):
+                parameters.append(Jsonb({name: text}))
+                return ("facets" if prefix == "f" else "exact") + " @> %s"
+            if prefix == "t":
+                parameters.append(tsquery_literal([text]))
+                return f"{sql.Identifier(field).as_string(self.connection)} @@ %s::tsquery"
+        raise ValueError(f"unsupported query {query!r}")
+
+    def _select(self, where: str, parameters: list, score: str = "1.0", score_parameters: list | None = None,
+                limit: int | None = None) -> list[_Hit]:
+        statement = f"SELECT docnum, key, data, {score} AS score FROM {{t}} WHERE {where} ORDER BY score DESC, key"
+        if limit is not None:
+            statement += f" LIMIT {int(limit)}"
+        rows = self.connection.execute(self.backend._q(statement), (score_parameters or []) + parameters).fetchall()
+        hits = []
+        for docnum, key, data, value in rows:
+            self._stored[docnum] = {"key": key, "data": data}
+            hits.append(_Hit(docnum, float(value)))
+        return hits
+
+    def docs_for_query(self, query) -> list[int]:
+        parameters: list = []
+        return [hit.docnum for hit in self._select(self._where(query, parameters), parameters)]
+
+    def search(self, query, limit: int = 10, filter=None, mask=None) -> list[_Hit]:
+        leaves = query.subqueries if isinstance(query, Or) else [query]
+        tokens = [leaf for leaf in leaves if isinstance(leaf, Term) and leaf.fieldname.startswith("t_")]
+        parameters: list = []
+        conditions = [] if tokens else [self._where(query, parameters)]  # no tokens: an exact-value lookup
+        if filter is not None:
+            conditions.append(self._where(filter, parameters))
+        if mask is not None:
+            conditions.append(f"NOT {self._where(mask, parameters)}")
+        if not tokens:
+            return self._select(" AND ".join(conditions), parameters, limit=limit)
+        # Match on the all-groups vector (GIN index), score each group by its boost (BM25F-like).
+        matching = [tsquery_literal({leaf.text for leaf in tokens})]
+        boosts: dict[str, float] = {}
+        for leaf in tokens:
+            boosts[leaf.fieldname] = max(boosts.get(leaf.fieldname, 0.0), leaf.boost)
+        terms = [f"{sql.Identifier(field).as_string(self.connection)}" for field in boosts]
+        score = " + ".join(f"{boosts[field]:.6f} * ts_rank(coalesce({column}, ''::tsvector), q.query)"
+                           for field, column in zip(boosts, terms))
+        where = " AND ".join(["t_all @@ q.query"] + conditions)
+        statement = (f"SELECT docnum, key, data, {score} AS score FROM {{t}}, (SELECT %s::tsquery AS query) q "
+                     f"WHERE {where} ORDER BY score DESC, key LIMIT {int(limit)}")
+        rows = self.connection.execute(self.backend._q(statement), matching + parameters).fetchall()
+        hits = []
+        for docnum, key, data, value in rows:
+            self._stored[docnum] = {"key": key, "data": data}
+            hits.append(_Hit(docnum, float(value)))
+        return hits
+
+    def stored_fields(self, docnum: int) -> dict:
+        if docnum not in self._stored:
+            key, data = self.connection.execute(self.backend._q("SELECT key, data FROM {t} WHERE docnum = %s"), (docnum,)).fetchone()
+            self._stored[docnum] = {"key": key, "data": data}
+        return self._stored[docnum]
+
+
+__all__ = ["PostgresBackend", "tsquery_literal", "tsvector_literal"]
