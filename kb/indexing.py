@@ -1,40 +1,51 @@
-"""Keeping the search index in step with the database.
+"""Keeping the search index in step with the database (REL-4 in security.md).
 
-Documents are built inside the transaction (before commit) and handed to the backend only after
-the commit succeeded; a rollback drops them. ``rebuild_index`` and ``check_index`` repair and
-detect drift.
+Every flush that changes searchable data queues the affected indicator codes in the
+``search_outbox`` table, in the same transaction: a rolled-back change queues nothing, a committed
+one cannot be forgotten. After the commit the queue is drained under the backend's single-writer
+lock: documents are built from the committed rows *while holding the lock*, so two workers
+committing edits of the same indicator in quick succession always leave the newer one in the index.
+Whatever a crash (kill -9) leaves queued is drained by the next commit or at start-up;
+``rebuild_index`` builds a fresh index and swaps it in, ``check_index`` reports drift.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 
-from sqlalchemy import event, select
+from sqlalchemy import Engine, delete, event, func, insert, inspect, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from kb.models import Department, Indicator, IndicatorBasis, IndicatorSet
+from kb.models.search_outbox import SearchOutbox
 from kb.vocab import IndicatorState, SetStatus
 from search.base import BaseBackend, Document, FieldSpec
 
 # Where a match counts most: the name, then keywords/projects, then the explanation.
+# Fields sharing a group are indexed as one Whoosh field: fewer fields make queries faster.
 INDICATOR_FIELDS = (
-    FieldSpec("code", 20.0),
-    FieldSpec("name", 8.0),
-    FieldSpec("keywords", 4.0),
-    FieldSpec("projects", 3.0),
-    FieldSpec("definition", 1.5),
-    FieldSpec("formula", 1.0),
-    FieldSpec("department", 1.0),
-    FieldSpec("level", 1.0),
+    FieldSpec("code", 20.0, exact=True),
+    FieldSpec("name", 8.0, exact=True, highlight=True, title=True),
+    FieldSpec("keywords", 4.0, dictionary=True, group="terms"),
+    FieldSpec("projects", 4.0, dictionary=True, group="terms"),
+    FieldSpec("definition", 1.5, highlight=True, group="body"),
+    FieldSpec("formula", 1.5, group="body"),
+    FieldSpec("department", 1.0, dictionary=True, group="context"),
+    FieldSpec("level", 1.0, group="context"),
 )
 FACETS = ("department", "level1", "level2", "nature", "unit", "status", "state", "kind")
 COMMON_STATUS = "common"
 RETIRED_RANK = 0.3
 UNCERTIFIED_RANK = 0.85
 
-_PENDING = "kb.index.pending"
-_DOCUMENTS = "kb.index.documents"
+_QUEUED = "kb.index.queued"
+# A committing request waits this long for the index writer; if another process holds it (e.g. a
+# rebuild), the queued keys stay in the outbox and that process drains them when it is done.
+SYNC_WAIT_SECONDS = 2.0
+OUTBOX_BATCH = 2000
+log = logging.getLogger(__name__)
 
 
 def indicator_document(indicator: Indicator) -> Document:
@@ -91,8 +102,19 @@ def iter_documents(session: Session, batch_size: int = 1000) -> Iterator[Documen
         offset += batch_size
 
 
+def documents_for(session: Session, codes: Iterable[str]) -> tuple[list[Document], set[str]]:
+    """The documents of the indicators with ``codes``, and the codes that no longer exist."""
+    codes = set(codes)
+    found = session.scalars(_indicators_query().where(Indicator.code.in_(codes))).all() if codes else []
+    return [indicator_document(i) for i in found], codes - {i.code for i in found}
+
+
 def rebuild_index(session: Session, backend: BaseBackend, progress: Callable[[int], None] | None = None) -> int:
-    """Build a fresh index from the database and swap it in; return the number of documents."""
+    """Build a fresh index from the database and swap it in; return the number of documents.
+
+    Queued updates older than the rebuild are dropped from the outbox (the new index has them);
+    newer ones stay queued for :func:`sync_outbox`. The caller commits.
+    """
 
     def documents() -> Iterable[Document]:
         for document in iter_documents(session):
@@ -100,11 +122,18 @@ def rebuild_index(session: Session, backend: BaseBackend, progress: Callable[[in
                 progress(1)
             yield document
 
-    return backend.rebuild(documents())
+    with backend.lock(timeout=None):
+        queued_before = session.scalar(select(func.max(SearchOutbox.id)))
+        count = backend.rebuild(documents())
+        if queued_before is not None:
+            session.execute(delete(SearchOutbox).where(SearchOutbox.id <= queued_before))
+    return count
 
 
 def check_index(session: Session, backend: BaseBackend) -> list[str]:
     """Differences between index and database, one Chinese line each (empty when in step)."""
+    if not backend.is_ready():
+        return ["检索索引不存在或已损坏，无法打开。"]
     expected = {document.key: document.fingerprint for document in iter_documents(session)}
     actual = backend.fingerprints()
     problems = [f"指标 {key} 在数据库中存在，但索引中没有。" for key in sorted(expected.keys() - actual.keys())]
@@ -114,41 +143,83 @@ def check_index(session: Session, backend: BaseBackend) -> list[str]:
         for key in sorted(expected.keys() & actual.keys())
         if expected[key] != actual[key]
     ]
+    queued = session.scalar(select(func.count()).select_from(SearchOutbox))
+    if queued:
+        problems.append(f"还有 {queued} 条索引更新在队列中尚未写入。")
     return problems
 
 
+def sync_outbox(engine: Engine, backend: BaseBackend, timeout: float | None = SYNC_WAIT_SECONDS) -> int:
+    """Apply queued index updates; return how many queue rows were applied.
+
+    Holds the backend's writer lock while reading the queue, building documents from the committed
+    rows and writing them, so the newest committed state always wins. When the lock is not free
+    within ``timeout`` the rows stay queued: the holder drains again after releasing it.
+    """
+    applied = 0
+    while True:
+        with backend.lock(timeout) as held:
+            if not held:
+                return applied
+            with Session(bind=engine) as session:
+                rows = session.execute(
+                    select(SearchOutbox.id, SearchOutbox.key).order_by(SearchOutbox.id).limit(OUTBOX_BATCH)
+                ).all()
+                if not rows:
+                    return applied
+                documents, missing = documents_for(session, {key for _, key in rows})
+                backend.upsert(documents)
+                backend.delete(missing)
+                session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_([row_id for row_id, _ in rows])))
+                session.commit()
+                applied += len(rows)
+        # The lock is released: look again for rows queued by writers that gave up waiting for it.
+
+
 def install_index_sync(factory: sessionmaker[Session], backend: BaseBackend) -> None:
-    """Make every session from ``factory`` push its indicator changes to ``backend`` after commit."""
+    """Make every session from ``factory`` queue its indicator changes and apply them after commit."""
 
     @event.listens_for(factory, "after_flush")
-    def collect(session: Session, _context) -> None:
-        pending = session.info.setdefault(_PENDING, set())
+    def queue(session: Session, _context) -> None:
+        codes: set[str] = set()
         for instance in (*session.new, *session.dirty, *session.deleted):
-            pending.update(_affected_codes(session, instance))
-
-    @event.listens_for(factory, "before_commit")
-    def build(session: Session) -> None:
-        session.flush()
-        codes = session.info.pop(_PENDING, set())
-        if not codes:
-            return
-        found = session.scalars(_indicators_query().where(Indicator.code.in_(codes))).all()
-        documents = [indicator_document(indicator) for indicator in found]
-        deleted = codes - {indicator.code for indicator in found}
-        session.info[_DOCUMENTS] = (documents, deleted)
+            codes |= _affected_codes(session, instance)
+        if codes:
+            session.connection().execute(insert(SearchOutbox), [{"key": code} for code in sorted(codes)])
+            session.info[_QUEUED] = True
 
     @event.listens_for(factory, "after_commit")
     def publish(session: Session) -> None:
-        documents, deleted = session.info.pop(_DOCUMENTS, ([], set()))
-        if documents:
-            backend.upsert(documents)
-        if deleted:
-            backend.delete(deleted)
+        if not session.info.pop(_QUEUED, False):
+            return
+        try:
+            sync_outbox(session.get_bind(), backend)
+        except Exception:  # the change is committed and queued; never fail the user's request for the index
+            log.exception("检索索引更新失败，已保留在队列中，稍后重试")
 
     @event.listens_for(factory, "after_rollback")
     def discard(session: Session) -> None:
-        session.info.pop(_PENDING, None)
-        session.info.pop(_DOCUMENTS, None)
+        session.info.pop(_QUEUED, None)
+
+
+def repair_index(engine: Engine, backend: BaseBackend) -> str:
+    """Start-up repair: rebuild a missing, unreadable or incomplete index, else apply queued updates.
+
+    Returns what was done (``"rebuilt"``, ``"synced"``, ``"skipped"`` when the schema does not exist yet).
+    """
+    if not inspect(engine).has_table(SearchOutbox.__tablename__):
+        return "skipped"
+    with backend.lock(timeout=None):
+        with Session(bind=engine) as session:
+            expected = session.scalar(select(func.count()).select_from(Indicator))
+            if not backend.is_ready() or backend.count() != expected:
+                rebuild_index(session, backend)
+                session.commit()
+                action = "rebuilt"
+            else:
+                action = "synced"
+    sync_outbox(engine, backend, timeout=None)
+    return action
 
 
 def _affected_codes(session: Session, instance: object) -> set[str]:
@@ -161,3 +232,21 @@ def _affected_codes(session: Session, instance: object) -> set[str]:
     if isinstance(instance, Department) and instance.id is not None:
         return set(session.scalars(select(Indicator.code).where(Indicator.department_id == instance.id)))
     return set()
+
+
+def search_options() -> dict:
+    """Backend options from the search data in ``kb/indicators/``: dictionary words and synonym groups."""
+    import yaml
+
+    from kb.vocab import REFERENCE_DIR
+
+    def read(name: str) -> dict:
+        path = REFERENCE_DIR / name
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {} if path.exists() else {}
+
+    return {
+        "user_words": [str(w) for w in read("dictionary.yaml").get("words", [])],
+        "synonyms": [[str(t) for t in group] for group in read("synonyms.yaml").get("groups", [])],
+        # A pasted project description belongs to one department: its other indicators fit too.
+        "feedback_facet": "department",
+    }

@@ -1,17 +1,114 @@
-"""Searching the library: turns a user's query into a backend query and hits into CONTRACT §5 shape."""
+"""Searching the library: turns a user's query into a backend query and hits into CONTRACT §5 shape.
+
+Query understanding uses data only: category words come from the taxonomy (``时效指标``,
+``满意度指标``, ``效益指标`` …) and department words from the departments in the database (``民政``,
+``教育局``, ``卫健局`` — an abbreviation keeps the characters of the name in order). A query made only
+of such words becomes filters; otherwise they boost the matching indicators.
+"""
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from kb.indexing import FACETS
-from kb.models import Indicator
+from kb.models import Department, Indicator
 from kb.schemas import SearchResultSchema
+from kb.vocab import taxonomy
+from search.analysis import normalize
 from search.base import BaseBackend, SearchQuery
 
 MAX_LIMIT = 100
+DEPARTMENT_BOOST = 1.5
+# Recommendations: the department's own indicators first, then the common ones (共性指标).
+OWN_BOOST, COMMON_BOOST = 2.0, 1.6
+LEVEL1_ORDER = ("产出指标", "效益指标", "满意度指标", "成本指标")
+# Prefixes and suffixes of county department names that a person leaves out when naming one.
+_NAME_PREFIXES = ("中共襄垣县委", "襄垣县", "长治市", "县")
+_DEPARTMENT_ENDINGS = tuple("局委办院馆会队所站段部") + ("中心",)
+FILTER_KEYS = ("department", "level1", "level2", "nature", "unit", "status", "state", "kind")
+
+
+@dataclass
+class Understanding:
+    """What a query says besides its words: departments and categories named in it."""
+
+    text: str
+    departments: list[str] = field(default_factory=list)
+    level1: str | None = None
+    level2: str | None = None
+
+
+def _category_words() -> list[tuple[str, str, str]]:
+    """``(word, level, value)`` for every category name and alias ending in 指标, longest first."""
+    tax = taxonomy()
+    words = []
+    for level1, level2s in tax.levels.items():
+        words.append((level1, "level1", level1))
+        words.extend((level2, "level2", level2) for level2 in level2s)
+    words += [(alias, "level1", target) for alias, target in tax.level1_aliases.items()]
+    words += [(alias, "level2", tax.canonical_level2(target)) for alias, target in tax.level2_aliases.items()]
+    return sorted({w for w in words if w[0].endswith("指标")}, key=lambda w: len(w[0]), reverse=True)
+
+
+def _core_name(name: str) -> str:
+    for prefix in _NAME_PREFIXES:
+        if name.startswith(prefix) and len(name) > len(prefix) + 1:
+            return name[len(prefix):]
+    return name
+
+
+def _is_subsequence(part: str, whole: str) -> bool:
+    position = 0
+    for char in part:
+        position = whole.find(char, position) + 1
+        if not position:
+            return False
+    return True
+
+
+def _mentions(part: str, core: str) -> bool:
+    """``part`` names the department ``core``: same first character, characters in order, and either
+    ending like a department name (教育局, 卫健局) or covering most of it (民政 for 民政局)."""
+    if len(part) < 2 or part[0] != core[0] or not _is_subsequence(part, core):
+        return False
+    return part.endswith(_DEPARTMENT_ENDINGS) or len(part) * 3 >= len(core) * 2
+
+
+def understand(session: Session, text: str) -> Understanding:
+    """Find category and department words in ``text``; the rest is the text to search."""
+    rest = normalize(text)
+    found = Understanding(text=rest)
+    for word, level, value in _category_words():
+        if word in rest:
+            rest = rest.replace(word, " ")
+            if getattr(found, level) is None:
+                setattr(found, level, value)
+    if found.level2 and not found.level1:
+        found.level1 = next((l1 for l1, l2s in taxonomy().levels.items() if found.level2 in l2s), None)
+    # Only departments that have indicators can be meant (a department with none would empty the results).
+    owners = select(Indicator.department_id).where(Indicator.department_id.is_not(None)).distinct()
+    departments = [
+        (code, _core_name(name))
+        for code, name in session.execute(select(Department.code, Department.name).where(Department.id.in_(owners)))
+    ]
+    lengths = {code: len(core) for code, core in departments}
+    kept, named = [], []
+    for part in re.split(r"[\s,，、;；]+", rest):
+        matches = [code for code, core in departments if _mentions(part, core)] if part else []
+        if matches:
+            # Several matches: the one whose name is shortest is the main department (教育局, not a school).
+            found.departments.append(min(matches, key=lambda code: (lengths[code], code)))
+            named.append(part)
+        elif part:
+            kept.append(part)
+    if not kept and not (found.level1 or found.level2):
+        kept = named  # only a department word (民政, 信访): search for it, with the department boosted
+    found.text = " ".join(kept)
+    return found
 
 
 def search_indicators(
@@ -23,18 +120,13 @@ def search_indicators(
     limit: int = 20,
     offset: int = 0,
 ) -> dict[str, Any]:
-    """Search the library; ``filters`` may hold department, level1, level2, nature, unit, status, state.
+    """Search the library; ``filters`` may hold department, level1, level2, nature, unit, status, state, kind.
 
     Returns ``{"total", "hits", "facets", "suggestion"}`` with hits as in CONTRACT §5, best first.
     """
     limit = max(1, min(limit, MAX_LIMIT))
-    query = SearchQuery(
-        text=text,
-        filters={key: value for key, value in (filters or {}).items() if value},
-        facets=FACETS,
-        limit=limit,
-        offset=max(0, offset),
-    )
+    filters = {key: value for key, value in (filters or {}).items() if value and key in FILTER_KEYS}
+    query = _backend_query(session, text, filters, limit, max(0, offset))
     results = backend.search(query)
     return SearchResultSchema().dump({
         "total": results.total,
@@ -44,20 +136,117 @@ def search_indicators(
     })
 
 
-def hits_for(session: Session, ranked: list[tuple[str, float, dict[str, str]]]) -> list[dict[str, Any]]:
-    """Hit dictionaries for ``(code, score, highlights)`` in the given order, read from the database."""
-    codes = [code for code, _, _ in ranked]
-    indicators = {
+def _backend_query(session: Session, text: str, filters: dict, limit: int, offset: int, **extra) -> SearchQuery:
+    found = understand(session, text or "")
+    filters = dict(filters)
+    boosts: dict[str, dict[str, float]] = dict(extra.pop("boosts", {}))
+    if found.level2:
+        filters.setdefault("level2", found.level2)
+    elif found.level1:
+        filters.setdefault("level1", found.level1)
+    if found.departments:
+        if not found.text and "department" not in filters:
+            filters["department"] = tuple(found.departments)
+        else:
+            boosts.setdefault("department", {}).update({code: DEPARTMENT_BOOST for code in found.departments})
+    # Words that were only a department or category name leave nothing to match: browse instead.
+    return SearchQuery(text=found.text, filters=filters, facets=FACETS, limit=limit, offset=offset,
+                       boosts=boosts, **extra)
+
+
+def recommend_indicators(
+    session: Session, backend: BaseBackend, text: str, *, department: str | None = None, limit: int = 20
+) -> dict[str, Any]:
+    """Indicators that fit a project being drafted (name or description), spread over 产出/效益/满意度/成本.
+
+    With ``department`` (a code) its own indicators and the common ones (共性指标) come first.
+    Returns ``{"total", "hits"}`` with hits as in CONTRACT §5.
+    """
+    limit = max(1, min(limit, MAX_LIMIT))
+    boosts = {"kind": {"共性": COMMON_BOOST}}
+    if department:
+        boosts["department"] = {department: OWN_BOOST}
+    pool = max(limit * 3, 60)
+    filters = {}
+    if department and not (text or "").strip():
+        filters = {"department": department}
+    query = _backend_query(session, text or "", filters, pool, 0, boosts=boosts)
+    results = backend.search(query)
+    hits = list(results.hits)
+    if department and not (text or "").strip():
+        # No project text yet: the department's own set, with the common indicators woven in (2:1).
+        common = backend.search(SearchQuery(text="", filters={"kind": "共性"}, limit=pool)).hits
+        own, hits = list(hits), []
+        while own or common:
+            hits += own[:2] + common[:1]
+            own, common = own[2:], common[1:]
+    ranked = [(hit.key, hit.score, dict(hit.highlights)) for hit in hits]
+    hits = _spread(hits_for(session, ranked), limit)
+    return {"total": len(hits), "hits": hits}
+
+
+def _spread(hits: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Interleave the categories (产出, 效益, 满意度, 成本) keeping each one's order, best category first."""
+    buckets: dict[str, list[dict[str, Any]]] = {}
+    for hit in hits:
+        buckets.setdefault(hit["level1"], []).append(hit)
+    order = sorted(buckets, key=lambda level1: (LEVEL1_ORDER.index(level1) if level1 in LEVEL1_ORDER else 9))
+    # 产出 indicators are most of any goal: take two of them for each one of the others.
+    quota = {level1: (2 if level1 == "产出指标" else 1) for level1 in order}
+    out: list[dict[str, Any]] = []
+    while len(out) < limit and any(buckets.values()):
+        for level1 in order:
+            for _ in range(quota[level1]):
+                if buckets[level1] and len(out) < limit:
+                    out.append(buckets[level1].pop(0))
+    return out
+
+
+def suggest_indicators(session: Session, backend: BaseBackend, prefix: str, *, limit: int = 8) -> list[dict[str, Any]]:
+    """Instant suggestions while typing: ``[{"code", "name", "department"}]`` (department name or None)."""
+    if not (prefix or "").strip():
+        return []
+    codes = backend.suggest(prefix, limit=max(1, min(limit, 20)))
+    indicators = _load(session, codes)
+    return [
+        {"code": i.code, "name": i.name, "department": i.department.name if i.department else None}
+        for i in (indicators.get(code) for code in codes) if i is not None
+    ]
+
+
+def similar_indicators(session: Session, backend: BaseBackend, code: str, *, limit: int = 6) -> list[dict[str, Any]]:
+    """Indicators like the one with ``code`` (for its detail page), in hit shape; [] when unknown."""
+    indicator = session.scalar(select(Indicator).where(Indicator.code == code))
+    if indicator is None:
+        return []
+    text = " ".join([indicator.name, *(indicator.keywords or ()), *(indicator.projects or ())])
+    query = SearchQuery(text=text, limit=max(1, min(limit, MAX_LIMIT)), exclude=(code,),
+                        boosts={"level2": {indicator.level2: 1.2}})
+    results = backend.search(query)
+    return hits_for(session, [(hit.key, hit.score, dict(hit.highlights)) for hit in results.hits])
+
+
+def _load(session: Session, codes: list[str]) -> dict[str, Indicator]:
+    if not codes:
+        return {}
+    return {
         i.code: i
         for i in session.scalars(
             select(Indicator).where(Indicator.code.in_(codes)).options(selectinload(Indicator.department))
         )
     }
+
+
+def hits_for(session: Session, ranked: list[tuple[str, float, dict[str, str]]]) -> list[dict[str, Any]]:
+    """Hit dictionaries for ``(code, score, highlights)`` in the given order, read from the database."""
+    indicators = _load(session, [code for code, _, _ in ranked])
     hits = []
+    seen = set()
     for code, score, highlight in ranked:
         indicator = indicators.get(code)
-        if indicator is None:  # deleted between indexing and now; the index catches up after commit
+        if indicator is None or code in seen:  # deleted since indexing; the index catches up after commit
             continue
+        seen.add(code)
         department = indicator.department
         hits.append({
             "code": indicator.code,

@@ -8,9 +8,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from search.base import BaseBackend, Document, FieldSpec, Hit, SearchQuery, SearchResults
+from search.base import BaseBackend, Document, FieldSpec, Hit, IndexBusy, SearchQuery, SearchResults
 
-__all__ = ["BaseBackend", "Document", "FieldSpec", "Hit", "SearchQuery", "SearchResults", "load_backend"]
+__all__ = ["BaseBackend", "Document", "FieldSpec", "Hit", "IndexBusy", "SearchQuery", "SearchResults", "load_backend"]
 
 
 def load_backend(dotted_path: str, **options: Any) -> BaseBackend:

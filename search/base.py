@@ -2,16 +2,37 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+
+class IndexBusy(RuntimeError):
+    """The index writer lock was not free in time; the change stays queued and is applied later."""
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """A text field of the documents: how much a match in it counts."""
+    """A text field of the documents: how much a match in it counts, and how the engine treats it.
+
+    ``exact``: a query equal to the whole value puts the document first (codes, names).
+    ``highlight``: matched terms are marked in this field of each hit.
+    ``dictionary``: each whitespace-separated item of the value is a word the segmenter must know.
+    ``title``: the field whose values feed suggestions, pinyin and typo repair (one per schema).
+    ``group``: fields sharing a group are indexed together (fewer fields make queries faster).
+    """
 
     name: str
     boost: float = 1.0
+    exact: bool = False
+    highlight: bool = False
+    dictionary: bool = False
+    title: bool = False
+    group: str = ""
+
+    @property
+    def index_name(self) -> str:
+        return self.group or self.name
 
 
 @dataclass(frozen=True)
@@ -32,12 +53,16 @@ class Document:
 
 @dataclass(frozen=True)
 class SearchQuery:
+    """What to look for. ``filters`` restrict by facet value (a value may be a tuple: any of them);
+    ``boosts`` multiply scores of documents by facet value; ``exclude`` drops keys (e.g. the item itself)."""
+
     text: str
     filters: Mapping[str, str] = field(default_factory=dict)
     facets: tuple[str, ...] = ()
     limit: int = 20
     offset: int = 0
     boosts: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # facet → value → factor
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +106,23 @@ class BaseBackend(ABC):
     @abstractmethod
     def fingerprints(self) -> dict[str, str]:
         """Every indexed key with its fingerprint, to compare with the source of truth."""
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[str]:
+        """Keys of documents whose title starts with (or is spelled in pinyin by) ``prefix``."""
+        return []
+
+    def count(self) -> int:
+        """How many documents the index holds."""
+        return len(self.fingerprints())
+
+    def is_ready(self) -> bool:
+        """False when the index is missing or cannot be opened (then it must be rebuilt)."""
+        return True
+
+    @contextmanager
+    def lock(self, timeout: float | None = None) -> Iterator[bool]:
+        """Hold the single-writer lock (re-entrant); yields False when it was not free within ``timeout``."""
+        yield True
 
     def close(self) -> None:
         """Release files and handles."""

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.db import make_engine, make_session_factory
-from kb.indexing import INDICATOR_FIELDS, install_index_sync
+from kb.indexing import INDICATOR_FIELDS, install_index_sync, repair_index, search_options
 from search import BaseBackend, load_backend
 from webapp.config import load_config
 
@@ -31,9 +31,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     engine = make_engine(app.config["DATABASE_URL"])
     sessions = make_session_factory(engine)
     backend = load_backend(
-        app.config["SEARCH_BACKEND"], fields=INDICATOR_FIELDS, index_dir=app.config["SEARCH_INDEX_DIR"]
+        app.config["SEARCH_BACKEND"], fields=INDICATOR_FIELDS, index_dir=app.config["SEARCH_INDEX_DIR"],
+        **search_options(),
     )
     install_index_sync(sessions, backend)
+    if app.config["SEARCH_REPAIR_ON_START"]:
+        repair_index(engine, backend)  # a missing, damaged or stale index (e.g. after kill -9) is rebuilt
     app.extensions["kb"] = KbState(engine, sessions, backend)
 
     from webapp import api, auth, db, errors, permissions, security, templating

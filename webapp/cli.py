@@ -112,6 +112,9 @@ def init(ctx: Context, no_seed: bool) -> None:
 
 
 def _ensure_index(ctx: Context) -> None:
+    from kb.indexing import sync_outbox
+
+    sync_outbox(ctx.state.engine, ctx.state.search, timeout=None)
     with ctx.session() as session:
         if not check_index(session, ctx.state.search):
             click.echo("检索索引与数据库一致。")
@@ -119,6 +122,7 @@ def _ensure_index(ctx: Context) -> None:
         total = session.scalar(select(func.count()).select_from(Indicator))
         with progress_bar(total, "建立检索索引") as bar:
             count = rebuild_index(session, ctx.state.search, progress=bar.update)
+    sync_outbox(ctx.state.engine, ctx.state.search, timeout=None)
     click.echo(f"检索索引已建立（{count} 项）。")
 
 
@@ -210,6 +214,9 @@ def index_rebuild(ctx: Context) -> None:
             total = session.scalar(select(func.count()).select_from(Indicator))
             with progress_bar(total, "重建检索索引") as bar:
                 count = rebuild_index(session, ctx.state.search, progress=bar.update)
+        from kb.indexing import sync_outbox
+
+        sync_outbox(ctx.state.engine, ctx.state.search, timeout=None)  # edits committed during the rebuild
     except OSError as error:  # e.g. disk full: the new index is abandoned, the live one is untouched
         click.echo(f"错误：写入检索索引失败（{error.strerror or error}）：{ctx.app.config['SEARCH_INDEX_DIR']}。"
                    "原有索引未改动，检索仍可使用；请释放磁盘空间或检查目录权限后重新运行 kb index rebuild。", err=True)

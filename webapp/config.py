@@ -11,8 +11,9 @@ DEFAULTS: dict[str, Any] = {
     "KB_DATA_DIR": "./instance",
     "DATABASE_URL": None,  # default: sqlite:///$KB_DATA_DIR/kb.sqlite3
     "KB_SECRET_KEY": None,  # default: generated once and kept in the data directory
-    "SEARCH_BACKEND": "search.null.NullBackend",
+    "SEARCH_BACKEND": "search.whoosh_backend.WhooshBackend",  # search.null.NullBackend: no search
     "SEARCH_INDEX_DIR": None,  # default: $KB_DATA_DIR/index
+    "SEARCH_REPAIR_ON_START": True,  # rebuild a missing/damaged/stale index, apply queued updates
     "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
     # Security profile (等保 2.0 / security.md); check-deploy reports unsafe values.
     "PASSWORD_MIN_LENGTH": 8,
@@ -23,8 +24,10 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": False,  # set true behind TLS
     "SEPARATION_OF_DUTIES": False,  # 三员分立: system / security / audit administrators
     "AUDIT_RETENTION_DAYS": 184,
+    "REVIEW_CERTIFICATION_RULE": "all",  # 专家审定: every assigned expert ("all") or a "majority"
 }
-ENVIRONMENT_KEYS = ("KB_DATA_DIR", "DATABASE_URL", "KB_SECRET_KEY", "SEARCH_BACKEND", "SEARCH_INDEX_DIR")
+ENVIRONMENT_KEYS = ("KB_DATA_DIR", "DATABASE_URL", "KB_SECRET_KEY", "SEARCH_BACKEND", "SEARCH_INDEX_DIR",
+                    "REVIEW_CERTIFICATION_RULE")
 # Numbers and switches a deployment sets in its environment (systemd unit / service), converted
 # to the type of their default: e.g. SESSION_COOKIE_SECURE=true, MAX_CONTENT_LENGTH=10485760.
 TYPED_ENVIRONMENT_KEYS = (

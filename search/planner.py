@@ -1,0 +1,113 @@
+"""Query planning and re-ranking, independent of the index engine.
+
+A user's text becomes a short list of weighted terms: tokens of the text, sound-alike repairs of
+typos, synonyms and pinyin readings, pruned by document frequency so that long pasted descriptions
+do not explode into hundreds of posting lists (search-performance.md: the only big lever in Whoosh).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from search.analysis import Analyzer, Homophones, PinyinLexicon, Synonyms, is_cjk, looks_like_pinyin, normalize
+
+# Weights of the kinds of terms, relative to a token the user typed.
+TYPO_WEIGHT = 0.9
+SYNONYM_WEIGHT = 0.7
+PINYIN_WEIGHT = 1.0
+CONTAINING_WEIGHT = 0.8
+# A token found in more than this share of documents says little (用于, 服务, 率 …).
+STOP_SHARE = 0.2
+# The most terms handed to the engine; the most telling win (client-side minimum-should-match).
+MAX_TERMS = 12
+# Longer queries are pasted descriptions: typos are unlikely there and numbers are quantities.
+SHORT_QUERY = 16
+# How much a word found only in definitions counts against one found in titles or keywords.
+PROSE_FACTOR = 0.3
+
+
+@dataclass
+class Plan:
+    """The terms to search for and what to tell the user about the query."""
+
+    text: str
+    terms: dict[str, float] = field(default_factory=dict)  # token → weight (after pruning)
+    idf: dict[str, float] = field(default_factory=dict)
+    typed: set[str] = field(default_factory=set)  # tokens the user typed (or their pinyin reading)
+    corrected: str | None = None  # the query with typos repaired, when that differs
+
+
+def plan_query(
+    text: str,
+    analyzer: Analyzer,
+    doc_frequency: Callable[[str], int],
+    total_docs: int,
+    synonyms: Synonyms,
+    pinyin: Callable[[], PinyinLexicon],
+    homophones: Callable[[], tuple[Homophones, Mapping[str, int]]],
+    is_title_word: Callable[[str], bool] = lambda token: True,
+    containing: Callable[[str], list[str]] = lambda char: [],
+) -> Plan:
+    """Weighted, pruned terms for ``text`` (``doc_frequency`` counts documents containing a token)."""
+    text = normalize(text)
+    plan = Plan(text=text)
+    if not text:
+        return plan
+    candidates: dict[str, float] = {}
+
+    def add(tokens: Iterable[str], weight: float) -> None:
+        for token in tokens:
+            if candidates.get(token, 0.0) < weight:
+                candidates[token] = weight
+
+    typed = list(analyzer.tokens(text))
+    add(typed, 1.0)
+    plan.typed.update(typed)
+    if looks_like_pinyin(text) and not any(doc_frequency(t) for t in typed):
+        for reading in pinyin().to_chinese(text):
+            reading_tokens = analyzer.tokens(reading)
+            add(reading_tokens, PINYIN_WEIGHT)
+            plan.typed.update(reading_tokens)
+            plan.corrected = plan.corrected or reading.replace(" ", "")
+    short = len(text) <= SHORT_QUERY
+    if is_cjk(text) and short:
+        repair, known = homophones()
+        corrected = repair.correct(text, known, single=True)
+        if corrected != text:
+            plan.corrected = corrected
+            add((t for t in analyzer.tokens(corrected) if t not in candidates), TYPO_WEIGHT)
+    for found, other in synonyms.expand(plan.corrected or text):
+        tokens = analyzer.tokens(other)
+        # 占比 splits into 占 + 比: single characters of a longer synonym only add noise.
+        add((t for t in tokens if len(t) > 1 or len(other) == 1), SYNONYM_WEIGHT)
+
+    if not short:
+        candidates = {t: w for t, w in candidates.items() if not t.isdigit()}
+    # A single character finds the words containing it too (灯: 路灯, 亮灯率), when it is the query or
+    # is never a word on its own.
+    for token in [t for t in candidates if len(t) == 1 and is_cjk(t) and (len(text) == 1 or not doc_frequency(t))]:
+        add(containing(token), CONTAINING_WEIGHT)
+    frequencies = {token: doc_frequency(token) for token in candidates}
+    present = {t: w for t, w in candidates.items() if frequencies[t] > 0}
+    total_docs = max(total_docs, 1)
+    plan.idf = {t: math.log(1 + total_docs / frequencies[t]) for t in present}
+    informative = {t: w for t, w in present.items() if frequencies[t] <= STOP_SHARE * total_docs}
+    chosen = informative or present
+    if len(chosen) > MAX_TERMS:
+        # Words that name things (found in titles or keywords) tell more than rare words of prose.
+        ranked = sorted(chosen, key=lambda t: chosen[t] * plan.idf[t] * (1.0 if is_title_word(t) else PROSE_FACTOR),
+                        reverse=True)[:MAX_TERMS]
+        chosen = {t: chosen[t] for t in ranked}
+    plan.terms = chosen
+    return plan
+
+
+def coverage(tokens: Iterable[str], matched: Mapping[str, float], idf: Mapping[str, float]) -> float:
+    """Share (idf-weighted) of ``tokens`` found among ``matched`` terms, weighted by their weights."""
+    total = found = 0.0
+    for token in set(tokens):
+        weight = idf.get(token, 1.0)
+        total += weight
+        found += weight * matched.get(token, 0.0)
+    return found / total if total else 0.0

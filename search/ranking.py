@@ -1,0 +1,159 @@
+"""One search on a Whoosh searcher: plan, candidates, re-rank, minimum match, facets, highlights, page."""
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+
+from whoosh.query import Every, Or, Term
+
+from search.analysis import highlight, normalize
+from search.base import Hit, SearchQuery, SearchResults
+from search.planner import SHORT_QUERY, coverage, plan_query
+
+# Shares of the final score: the engine's BM25F score, how much of the query the document covers,
+# and how much of the document's title the query covers (a pasted description naming the indicator).
+SCORE_SHARE, QUERY_COVERAGE_SHARE, TITLE_COVERAGE_SHARE = 0.45, 0.30, 0.25
+# Minimum match: hits scoring below this share of the best one are noise from a single common word.
+MIN_SHARE, MIN_SHARE_LONG = 0.3, 0.2
+EXACT_BONUS = 10.0
+# Pseudo-relevance feedback for pasted descriptions: when the best hits mostly share a value of
+# the feedback facet (one department's project), the other hits with that value move up.
+FEEDBACK_TOP, FEEDBACK_SHARE, FEEDBACK_BOOST = 5, 0.6, 1.3
+
+
+class Ranker:
+    """Runs ``query`` against ``backend``'s ``searcher`` (see WhooshBackend.search)."""
+
+    def __init__(self, backend, searcher, query: SearchQuery) -> None:
+        self.backend = backend
+        self.searcher = searcher
+        self.query = query
+
+    def _group_frequencies(self, token: str) -> dict[str, int]:
+        cache = self.__dict__.setdefault("_frequencies", {})
+        if token not in cache:
+            cache[token] = {group: self.searcher.doc_frequency(f"t_{group}", token) for group in self.backend._groups}
+        return cache[token]
+
+    def _doc_frequency(self, token: str) -> int:
+        return max(self._group_frequencies(token).values())
+
+    def _is_title_word(self, token: str) -> bool:
+        strong = max(self.backend._groups.values()) / 2
+        return any(n and self.backend._groups[g] >= strong for g, n in self._group_frequencies(token).items())
+
+    def run(self) -> SearchResults:
+        from search.whoosh_backend import facet_filter
+
+        query, searcher = self.query, self.searcher
+        text = normalize(query.text)
+        restrict = facet_filter(query.filters)
+        mask = Or([Term("key", k) for k in query.exclude]) if query.exclude else None
+        plan = None
+        scored: dict[int, float] = {}
+        if not text:
+            for docnum in searcher.docs_for_query(restrict or Every()):
+                scored[docnum] = 1.0
+        else:
+            plan = plan_query(
+                text, self.backend.analyzer, self._doc_frequency, searcher.doc_count(), self.backend.synonyms,
+                lambda: self.backend._pinyin(searcher), lambda: self.backend._homophones(searcher),
+                self._is_title_word, lambda char: self.backend._containing(searcher, char),
+            )
+            leaves = [
+                Term(f"t_{group}", token, boost=boost * weight)
+                for token, weight in plan.terms.items()
+                for group, boost in self.backend._groups.items()
+                if self._group_frequencies(token)[group]
+            ]
+            if leaves:
+                results = searcher.search(Or(leaves), limit=self.backend.candidates, filter=restrict, mask=mask)
+                top = results[0].score if len(results) else 1.0
+                for hit in results:
+                    scored[hit.docnum] = hit.score / (top or 1.0)
+        exact = self._exact_docnums(text, restrict, mask) if text else set()
+        for docnum in exact:
+            scored.setdefault(docnum, 1.0)
+        excluded = set(query.exclude)
+        ranked = []
+        for docnum, share in scored.items():
+            stored = searcher.stored_fields(docnum)
+            if stored["key"] in excluded:
+                continue
+            data = stored["data"]
+            relevance, factor = self._relevance(share, data, plan)
+            bonus = EXACT_BONUS if docnum in exact else 0.0
+            data["_relevance"] = relevance + bonus
+            ranked.append((relevance * factor + bonus, stored["key"], data))
+        ranked.sort(key=lambda item: (-item[0], item[1]))
+        long_query = plan is not None and len(plan.text) > SHORT_QUERY
+        if long_query:
+            ranked = self._feedback(ranked)
+        if plan is not None and ranked:
+            # Minimum match on relevance alone: a retired or boosted-down hit is lower, not gone.
+            best = max((d["_relevance"] for _, _, d in ranked if d["_relevance"] < EXACT_BONUS), default=0.0)
+            floor = (MIN_SHARE_LONG if long_query else MIN_SHARE) * best
+            ranked = [item for item in ranked if item[2]["_relevance"] >= floor]
+        return self._results(ranked, plan)
+
+    def _feedback(self, ranked):
+        facet = self.backend.feedback_facet
+        if not facet or len(ranked) < 2:
+            return ranked
+        weights: Counter = Counter()
+        for final, _, data in ranked[:FEEDBACK_TOP]:
+            weights[data["facets"].get(facet, "")] += final
+        value, weight = weights.most_common(1)[0]
+        if weight < FEEDBACK_SHARE * sum(weights.values()):
+            return ranked
+        boosted = [(f * FEEDBACK_BOOST if d["facets"].get(facet, "") == value else f, k, d) for f, k, d in ranked]
+        return sorted(boosted, key=lambda item: (-item[0], item[1]))
+
+    def _exact_docnums(self, text: str, restrict, mask) -> set[int]:
+        docnums: set[int] = set()
+        for spec in self.backend.fields:
+            if spec.exact:
+                found = self.searcher.search(Term(f"x_{spec.name}", text), limit=50, filter=restrict, mask=mask)
+                docnums.update(hit.docnum for hit in found)
+        return docnums
+
+    def _relevance(self, share: float, data: dict, plan) -> tuple[float, float]:
+        """(how well the document matches, the static factor: rank × facet boosts)."""
+        factor = data.get("rank", 1.0)
+        for facet, values in self.query.boosts.items():
+            factor *= values.get(data["facets"].get(facet, ""), 1.0)
+        if plan is None:
+            return 1.0, factor
+        doc_tokens = set(data["ct"].split())
+        matched = {t: w for t, w in plan.terms.items() if t in doc_tokens}
+        typed = [t for t in plan.typed if t in plan.idf]
+        query_cov = min(1.0, coverage(typed, matched, plan.idf) if typed else 0.0)
+        title_cov = coverage(data["tt"], {t: w for t, w in plan.terms.items()}, plan.idf) if data["tt"] else 0.0
+        return SCORE_SHARE * share + QUERY_COVERAGE_SHARE * query_cov + TITLE_COVERAGE_SHARE * title_cov, factor
+
+    def _results(self, ranked, plan) -> SearchResults:
+        query = self.query
+        counts: dict[str, Counter] = {name: Counter() for name in query.facets}
+        for _, _, data in ranked:
+            for name in query.facets:
+                value = data["facets"].get(name)
+                if value:
+                    counts[name][value] += 1
+        terms = set(plan.terms) if plan else set()
+        page = []
+        for final, key, data in ranked[query.offset:query.offset + query.limit]:
+            highlights = {name: highlight(value, terms) for name, value in data["hl"].items() if terms}
+            page.append(Hit(key=key, score=final, highlights=highlights))
+        suggestion = None
+        if plan is not None and plan.corrected and plan.corrected != plan.text:
+            suggestion = plan.corrected
+        elif plan is not None and not ranked:
+            titles = self.backend._vocabulary(self.searcher)["titles"]
+            close = difflib.get_close_matches(plan.text, titles[:20000], n=1, cutoff=0.5)
+            suggestion = close[0] if close else None
+        return SearchResults(
+            total=len(ranked),
+            hits=page,
+            facet_counts={name: dict(counter.most_common()) for name, counter in counts.items()},
+            suggestion=suggestion,
+        )

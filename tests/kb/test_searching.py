@@ -1,0 +1,99 @@
+"""kb.searching on the seed library with the Whoosh backend: search, query understanding,
+recommendations, suggestions and similar indicators."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from kb.indexing import INDICATOR_FIELDS, rebuild_index, search_options
+from kb.searching import recommend_indicators, search_indicators, similar_indicators, suggest_indicators, understand
+from search.whoosh_backend import WhooshBackend
+
+HIT_KEYS = {"code", "name", "department", "level1", "level2", "nature", "unit", "score", "highlight"}
+
+
+@pytest.fixture
+def backend(seeded: Session, tmp_path: Path):
+    engine = WhooshBackend(INDICATOR_FIELDS, index_dir=tmp_path / "index", **search_options())
+    rebuild_index(seeded, engine)
+    seeded.commit()
+    yield engine
+    engine.close()
+
+
+def test_search_returns_contract_hits_best_first(seeded: Session, backend) -> None:
+    result = search_indicators(seeded, backend, "城乡低保月均保障人数", limit=5)
+    assert set(result) == {"total", "hits", "facets", "suggestion"}
+    first = result["hits"][0]
+    assert first["code"] == "MZ-001" and set(first) == HIT_KEYS
+    assert first["department"] == {"code": "104", "name": "县民政局"}
+    assert "<mark>" in first["highlight"]["name"]
+    assert result["facets"]["department"]["104"] >= 1
+
+
+def test_code_query_jumps_to_the_indicator(seeded: Session, backend) -> None:
+    assert search_indicators(seeded, backend, "jy-040")["hits"][0]["code"] == "JY-040"
+
+
+def test_filters_and_pagination(seeded: Session, backend) -> None:
+    everything = search_indicators(seeded, backend, "低保", limit=50)
+    own = search_indicators(seeded, backend, "低保", filters={"department": "104"}, limit=50)
+    assert own["total"] <= everything["total"]
+    assert {hit["department"]["code"] for hit in own["hits"]} == {"104"}
+    page = search_indicators(seeded, backend, "低保", filters={"department": "104"}, limit=3, offset=3)
+    assert [h["code"] for h in page["hits"]] == [h["code"] for h in own["hits"][3:6]]
+
+
+def test_understands_department_and_category_words(seeded: Session, backend) -> None:
+    found = understand(seeded, "卫健局 满意度指标")
+    assert found.departments == ["102"] and found.level1 == "满意度指标" and found.text == ""
+    result = search_indicators(seeded, backend, "民政 时效指标", limit=50)
+    assert result["hits"] and all(h["department"]["code"] == "104" and h["level2"] == "时效指标" for h in result["hits"])
+    abbreviated = search_indicators(seeded, backend, "人社局 效益指标", limit=50)
+    assert {h["level1"] for h in abbreviated["hits"]} == {"效益指标"}
+    assert {h["department"]["code"] for h in abbreviated["hits"]} == {"108"}
+
+
+def test_department_word_alone_searches_rather_than_filters(seeded: Session, backend) -> None:
+    assert understand(seeded, "信访").text == "信访"
+    assert search_indicators(seeded, backend, "信访")["total"] > 0
+
+
+def test_noisy_queries(seeded: Session, backend) -> None:
+    assert search_indicators(seeded, backend, "yszxl")["hits"][0]["code"] == "GX-001"
+    assert search_indicators(seeded, backend, "高齡津貼發放人數")["hits"][0]["code"] == "MZ-029"
+    typo = search_indicators(seeded, backend, "病死畜禽无害化处理律")
+    assert typo["hits"][0]["code"] == "NY-033" and typo["suggestion"] == "病死畜禽无害化处理率"
+
+
+def test_recommend_spreads_categories_and_prefers_the_department(seeded: Session, backend) -> None:
+    result = recommend_indicators(
+        seeded, backend, "农村公路养护工程：对县乡村道路实施日常养护300公里", department="106", limit=12)
+    assert set(result) == {"total", "hits"} and result["total"] == len(result["hits"]) <= 12
+    assert {h["level1"] for h in result["hits"]} >= {"产出指标", "效益指标"}
+    owners = [h["department"]["code"] if h["department"] else None for h in result["hits"]]
+    assert all(owner in ("106", None) for owner in owners[:6])
+    assert set(result["hits"][0]) == HIT_KEYS
+
+
+def test_recommend_without_text_offers_the_department_set_and_common_indicators(seeded: Session, backend) -> None:
+    result = recommend_indicators(seeded, backend, "", department="104", limit=20)
+    owners = {h["department"]["code"] if h["department"] else None for h in result["hits"]}
+    assert owners == {"104", None}
+
+
+def test_suggest_while_typing(seeded: Session, backend) -> None:
+    suggestions = suggest_indicators(seeded, backend, "预算执")
+    assert suggestions[0] == {"code": "GX-001", "name": "预算执行率", "department": None}
+    assert any(s["code"] == "GX-001" for s in suggest_indicators(seeded, backend, "yszx"))
+    assert suggest_indicators(seeded, backend, "  ") == []
+
+
+def test_similar_indicators_exclude_the_indicator_itself(seeded: Session, backend) -> None:
+    similar = similar_indicators(seeded, backend, "ZJ-014", limit=6)
+    codes = [h["code"] for h in similar]
+    assert "ZJ-014" not in codes and 0 < len(codes) <= 6
+    assert any(code.startswith("ZJ-") for code in codes)
+    assert similar_indicators(seeded, backend, "NOPE-1") == []
