@@ -45,6 +45,7 @@ def test_draft_fix_submit_review_approve_export(page, live_server, login, screen
     wanted = [code for code in codes if code.startswith("WJ-0")]
     assert len(wanted) >= 5, codes
     assert page.locator("#recommend legend", has_text="产出指标").count() == 1
+    screenshot(page, "goals-recommendations")
     for code in wanted:
         page.check(f"#recommend input[value='{code}']")
     page.click("#recommend button:has-text('加入选中指标')")
@@ -95,6 +96,7 @@ def test_draft_fix_submit_review_approve_export(page, live_server, login, screen
     page.click("#decide button:has-text('审定')")
     page.wait_for_selector(".flash-success")
     assert page.locator("[data-goal-status]").inner_text() == "已审定（冻结）"
+    screenshot(page, "goals-approved")
 
     with page.expect_download() as download_info:
         page.click("[data-export]")

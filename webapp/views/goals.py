@@ -22,6 +22,18 @@ from webapp.permissions import NOT_FOUND, SIGNED_IN, allow, register, register_s
 
 bp = Blueprint("goals", __name__, url_prefix="/goals")
 
+
+@bp.app_template_filter("money")
+def money(value: Any) -> str:
+    """万元 amounts as people write them: 1200, 35.5, 0.75 (no float noise)."""
+    if value is None or value == "":
+        return ""
+    try:
+        return f"{float(value):.4f}".rstrip("0").rstrip(".")
+    except (TypeError, ValueError):
+        return str(value)
+
+
 DRAFTERS = ("department", "finance", "admin")
 register({
     "goals.index": SIGNED_IN,
