@@ -7,11 +7,13 @@ serialises writers across processes (search/locking.py).
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,7 +85,7 @@ class WhooshBackend(BaseBackend):
         generation = self._generation()
         if generation is None:
             return None, None
-        return generation, whoosh_index.open_dir(str(self.index_dir / generation))
+        return generation, _open_dir(self.index_dir / generation)
 
     def is_ready(self) -> bool:
         try:
@@ -227,7 +229,7 @@ class WhooshBackend(BaseBackend):
         if generation is None:
             return None
         try:
-            ix = whoosh_index.open_dir(str(self.index_dir / generation))
+            ix = _open_dir(self.index_dir / generation)
         except Exception:
             log.exception("检索索引无法打开，需要重建（kb index rebuild）")
             return None
@@ -319,6 +321,22 @@ class WhooshBackend(BaseBackend):
         if searcher is not None:
             searcher.close()
             self._local.searcher = None
+
+
+class DamagedIndex(RuntimeError):
+    """The index directory cannot be opened (e.g. a crash mid-commit); it must be rebuilt."""
+
+
+def _open_dir(path: Path):
+    """Open an index; a damaged one raises (Whoosh then leaks the file it was reading: collect it quietly)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            return whoosh_index.open_dir(str(path))
+        except Exception as error:
+            failure = DamagedIndex(f"检索索引无法打开（{path}）：{error.__class__.__name__}: {error}")
+        gc.collect()  # the traceback is gone: the leaked file is freed here, its warning silenced
+    raise failure
 
 
 def facet_filter(filters) -> object | None:
