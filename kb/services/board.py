@@ -47,6 +47,7 @@ class BoardRow:
     open_comments: int
     days_in_state: int | None
     experts: str = ""
+    published: str = ""  # the latest certified version, e.g. "2025 年第 1 版"
 
 
 @dataclass
@@ -111,6 +112,8 @@ def _row(session, department: Department, counts, open_counts, level1_names, tod
     status = current.status.value if current else NOT_STARTED
     days = None
     experts = ""
+    certified = [s for s in department.indicator_sets if s.status == SetStatus.CERTIFIED]
+    published = f"{certified[-1].year} 年第 {certified[-1].version} 版" if certified else ""
     if current is not None:
         days = max(0, (today - status_since(session, current).date()).days)
         review = open_review(session, current)
@@ -123,6 +126,7 @@ def _row(session, department: Department, counts, open_counts, level1_names, tod
         year=current.year if current else None, version=current.version if current else None,
         counts={name: counts.get(name, 0) for name in level1_names}, total=sum(counts.values()),
         open_comments=open_counts.get(current.id, 0) if current else 0, days_in_state=days, experts=experts,
+        published=published,
     )
 
 
@@ -141,7 +145,7 @@ def board_workbook(board: Board) -> bytes:
     sheet.append([_safe(f"襄垣县预算绩效指标体系梳理推进情况（{board.generated_at.astimezone(_CHINA):%Y-%m-%d %H:%M}）")])
     sheet["A1"].font = Font(bold=True, size=14)
     headers = ["部门编码", "部门名称", "主管部门", "试点", "状态", "年度", "版本", *board.level1_names, "指标合计",
-               "待答复意见", "当前状态天数", "评审专家"]
+               "待答复意见", "当前状态天数", "评审专家", "已发布版本"]
     sheet.append(headers)
     for cell in sheet[2]:
         cell.font = Font(bold=True)
@@ -151,11 +155,11 @@ def board_workbook(board: Board) -> bytes:
         sheet.append([_safe(v) for v in (
             row.code, row.name, row.parent_name, "是" if row.pilot else "", row.status_label, row.year, row.version,
             *(row.counts[name] for name in board.level1_names), row.total, row.open_comments, row.days_in_state,
-            row.experts)])
+            row.experts, row.published)])
         if row.pilot:
             for cell in sheet[sheet.max_row]:
                 cell.fill = pilot_fill
-    widths = [10, 26, 20, 6, 14, 8, 6, *([10] * len(board.level1_names)), 10, 10, 12, 20]
+    widths = [10, 26, 20, 6, 14, 8, 6, *([10] * len(board.level1_names)), 10, 10, 12, 20, 16]
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "C3"

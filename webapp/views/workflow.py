@@ -57,7 +57,9 @@ register({
 
 
 def certification_rule() -> str:
-    return current_app.config.get("REVIEW_CERTIFICATION_RULE", "all")
+    """The configured rule; anything unknown falls back to the stricter "all"."""
+    rule = current_app.config.get("REVIEW_CERTIFICATION_RULE", "all")
+    return rule if rule in workflow.CERTIFICATION_RULES else "all"
 
 
 def _department(code: str) -> Department:

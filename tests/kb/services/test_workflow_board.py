@@ -33,7 +33,7 @@ def test_board_rows_counts_and_status_summary(world):
     assert [row.code for row in board.rows][0] == "903"  # pilots first
     own = rows["901"]
     assert (own.status, own.total, own.counts["产出指标"], own.open_comments) == ("submitted", 2, 2, 1)
-    assert own.days_in_state == 3 and own.experts == "expert"
+    assert own.days_in_state == 3 and own.experts == "expert" and own.published == ""
     assert rows["903"].status == NOT_STARTED and rows["903"].days_in_state is None
     assert board.status_counts == {"submitted": 1, "draft": 1, NOT_STARTED: 1}
     assert board.pilot_status_counts == {NOT_STARTED: 1}
@@ -53,7 +53,7 @@ def test_board_excel_export(world):
     header = [cell.value for cell in sheet[2]]
     assert header[:5] == ["部门编码", "部门名称", "主管部门", "试点", "状态"] and "指标合计" in header
     rows = {row[0]: row for row in sheet.iter_rows(min_row=3, values_only=True)}
-    assert rows["901"][4] == "专家已审定"
+    assert rows["901"][4] == "专家已审定" and rows["901"][-1] == "2025 年第 1 版"
     assert rows["901"][1].startswith("'=")  # a formula is written as text
     assert rows["901"][header.index("指标合计")] == 2
     summary = {row[0]: row[1] for row in workbook["汇总"].iter_rows(min_row=2, values_only=True)}
