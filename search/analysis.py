@@ -187,12 +187,16 @@ class Synonyms:
         """The other terms of ``term``'s groups."""
         return set(self._equivalents.get(normalize(term), ()))
 
-    def expand(self, text: str) -> list[tuple[str, str]]:
-        """``(found, equivalent)`` pairs for every synonym term appearing in normalised ``text``."""
+    def expand(self, text: str, tokens: Iterable[str] = ()) -> list[tuple[str, str]]:
+        """``(found, equivalent)`` pairs for every synonym term appearing in normalised ``text``.
+
+        A one-character term (村, 率) counts only as a whole token of ``tokens``, not inside a word (乡村).
+        """
         text = normalize(text)
+        tokens = set(tokens)
         pairs = []
         for term in self._terms:
-            if term in text:
+            if (term in tokens) if len(term) == 1 else (term in text):
                 pairs.extend((term, other) for other in sorted(self._equivalents[term]))
         return pairs
 

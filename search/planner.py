@@ -77,7 +77,7 @@ def plan_query(
         if corrected != text:
             plan.corrected = corrected
             add((t for t in analyzer.tokens(corrected) if t not in candidates), TYPO_WEIGHT)
-    for found, other in synonyms.expand(plan.corrected or text):
+    for found, other in synonyms.expand(plan.corrected or text, candidates):
         tokens = analyzer.tokens(other)
         # 占比 splits into 占 + 比: single characters of a longer synonym only add noise.
         add((t for t in tokens if len(t) > 1 or len(other) == 1), SYNONYM_WEIGHT)
@@ -86,7 +86,8 @@ def plan_query(
         candidates = {t: w for t, w in candidates.items() if not t.isdigit()}
     # A single character finds the words containing it too (灯: 路灯, 亮灯率), when it is the query or
     # is never a word on its own.
-    for token in [t for t in candidates if len(t) == 1 and is_cjk(t) and (len(text) == 1 or not doc_frequency(t))]:
+    singles = [t for t in candidates if len(t) == 1 and is_cjk(t) and (len(text) == 1 or not doc_frequency(t))]
+    for token in singles if short else ():
         add(containing(token), CONTAINING_WEIGHT)
     frequencies = {token: doc_frequency(token) for token in candidates}
     present = {t: w for t, w in candidates.items() if frequencies[t] > 0}

@@ -14,11 +14,11 @@ from search.planner import SHORT_QUERY, coverage, plan_query
 # and how much of the document's title the query covers (a pasted description naming the indicator).
 SCORE_SHARE, QUERY_COVERAGE_SHARE, TITLE_COVERAGE_SHARE = 0.45, 0.30, 0.25
 # Minimum match: hits scoring below this share of the best one are noise from a single common word.
-MIN_SHARE, MIN_SHARE_LONG = 0.3, 0.2
+MIN_SHARE, MIN_SHARE_LONG = 0.3, 0.15
 EXACT_BONUS = 10.0
 # Pseudo-relevance feedback for pasted descriptions: when the best hits mostly share a value of
 # the feedback facet (one department's project), the other hits with that value move up.
-FEEDBACK_TOP, FEEDBACK_SHARE, FEEDBACK_BOOST = 5, 0.6, 1.3
+FEEDBACK_TOP, FEEDBACK_SHARE = 5, 0.5
 
 
 class Ranker:
@@ -39,7 +39,8 @@ class Ranker:
         return max(self._group_frequencies(token).values())
 
     def _is_title_word(self, token: str) -> bool:
-        strong = max(self.backend._groups.values()) / 2
+        title = next((f.index_name for f in self.backend.fields if f.title), None)
+        strong = self.backend._groups[title] / 2 if title else max(self.backend._groups.values()) / 2
         return any(n and self.backend._groups[g] >= strong for g, n in self._group_frequencies(token).items())
 
     def run(self) -> SearchResults:
@@ -97,17 +98,24 @@ class Ranker:
         return self._results(ranked, plan)
 
     def _feedback(self, ranked):
-        facet = self.backend.feedback_facet
-        if not facet or len(ranked) < 2:
+        """Boost the hits sharing the dominant value of each feedback facet among the best hits."""
+        facets = getattr(self.backend, "feedback_facets", None) or {}
+        if not facets and getattr(self.backend, "feedback_facet", None):  # the single-facet form of the option
+            facets = {self.backend.feedback_facet: 1.3}
+        if len(ranked) < 2:
             return ranked
-        weights: Counter = Counter()
-        for final, _, data in ranked[:FEEDBACK_TOP]:
-            weights[data["facets"].get(facet, "")] += final
-        value, weight = weights.most_common(1)[0]
-        if weight < FEEDBACK_SHARE * sum(weights.values()):
-            return ranked
-        boosted = [(f * FEEDBACK_BOOST if d["facets"].get(facet, "") == value else f, k, d) for f, k, d in ranked]
-        return sorted(boosted, key=lambda item: (-item[0], item[1]))
+        for facet, boost in facets.items():
+            weights: Counter = Counter()
+            for final, _, data in ranked[:FEEDBACK_TOP]:
+                weights[data["facets"].get(facet, "")] += final
+            value, weight = weights.most_common(1)[0]
+            if not value or weight < FEEDBACK_SHARE * sum(weights.values()):
+                continue
+            ranked = [(f * boost if d["facets"].get(facet, "") == value else f, k, d) for f, k, d in ranked]
+            for final, _, data in ranked:
+                if data["facets"].get(facet, "") == value:
+                    data["_relevance"] *= boost
+        return sorted(ranked, key=lambda item: (-item[0], item[1]))
 
     def _exact_docnums(self, text: str, restrict, mask) -> set[int]:
         docnums: set[int] = set()

@@ -39,12 +39,12 @@ class WhooshBackend(BaseBackend):
 
     Options: ``user_words`` (extra dictionary words), ``synonyms`` (groups of equivalent terms),
     ``candidates`` (how many hits are re-ranked), ``write_timeout`` (seconds to wait for the writer lock),
-    ``feedback_facet`` (a facet whose dominant value among the best hits of a long query is boosted).
+    ``feedback_facets`` (facet → factor: the dominant value among the best hits of a long query is boosted).
     """
 
     def __init__(self, fields: Iterable[FieldSpec] = (), index_dir: str | os.PathLike | None = None,
                  user_words: Iterable[str] = (), synonyms: Iterable[Iterable[str]] = (),
-                 candidates: int = 200, write_timeout: float = 30.0, feedback_facet: str | None = None,
+                 candidates: int = 200, write_timeout: float = 30.0, feedback_facets: dict[str, float] | None = None,
                  **options) -> None:
         super().__init__(fields, **options)
         if index_dir is None:
@@ -53,7 +53,7 @@ class WhooshBackend(BaseBackend):
         self.analyzer = Analyzer(user_words)
         self.synonyms = Synonyms(synonyms)
         self.candidates = candidates
-        self.feedback_facet = feedback_facet
+        self.feedback_facets = dict(feedback_facets or {})
         self.write_timeout = write_timeout
         self._lock = InterProcessLock(self.index_dir / "WRITER.lock")
         self._groups: dict[str, float] = {}
