@@ -115,7 +115,8 @@ def _nature_operator_target_unit(result: RowFields) -> None:
     unit = vocab.units().canonical(cells["unit"]) if "unit" in cells else None
     if "target" in cells:
         target_text = cells["target"]
-        if is_placeholder(target_text):
+        placeholder = is_placeholder(target_text)
+        if placeholder:
             result.problem("target", f"指标值还是模版占位符“{target_text}”，请填写实际的目标值。")
         parsed = parse_target(target_text)
         if nature == "定性" or not parsed.is_number:
@@ -128,7 +129,7 @@ def _nature_operator_target_unit(result: RowFields) -> None:
         if not nature:
             known_unit = not unit or vocab.units().is_known(unit)
             nature = "定量" if parsed.is_number and known_unit else "定性"
-            if "nature" in cells:
+            if "nature" in cells and not placeholder:
                 result.warning("nature", f"指标性质未填写，已按指标值判断为“{nature}”，请在预览中核对。")
     if nature:
         out["nature"] = nature
