@@ -46,12 +46,21 @@ def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(LOCAL_TIME).strftime(fmt)
 
 
+def _is_active(endpoint: str, blueprint: str) -> bool:
+    """The item of the current page; a blueprint with several items (workflow: 推进情况, 待办) marks
+    only the exact page, or none of them on its other pages."""
+    if endpoint == request.endpoint:
+        return True
+    shared = sum(1 for other, _ in NAV if other.split(".")[0] == blueprint) > 1
+    return not shared and endpoint.split(".")[0] == blueprint
+
+
 def nav_items() -> list[dict[str, object]]:
     if g.get("user") is None:
         return []
     current = request.blueprint or ""
     return [
-        {"endpoint": endpoint, "label": label, "active": endpoint.split(".")[0] == current}
+        {"endpoint": endpoint, "label": label, "active": _is_active(endpoint, current)}
         for endpoint, label in NAV
         if can_open(endpoint)
     ]

@@ -38,6 +38,7 @@ def test_journey_through_the_pages(world, people, login):
     app = world
     department = as_user(app, login, "jiaoyu")
     first = set_of(app, "101")
+    assert "审定流程与版本" in department.get("/departments/101").get_data(as_text=True)
     page = department.get("/workflow/departments/101/versions").get_data(as_text=True)
     assert "第 1 版" in page
     response = department.post(f"/workflow/sets/{first.id}/start_next")
@@ -161,6 +162,7 @@ def test_audit_page_filters_and_is_read_only(world, people, login):
 def test_board_page_and_export(world, people, login):
     client = as_user(world, login, "caizheng")
     page = client.get("/workflow/board").get_data(as_text=True)
+    assert page.count('aria-current="page"') == 1  # 推进情况 only, not 待办 of the same blueprint
     assert "<svg" in page and "is-pilot" in page and "未建立指标集" in page
     assert page.count('class="is-pilot"') == 8
     pilots = client.get("/workflow/board?pilots=1").get_data(as_text=True)
