@@ -21,6 +21,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("goals.index", "目标申报"),
     ("workflow.board", "推进情况"),
     ("workflow.inbox", "待办"),
+    ("workflow.changes", "变更申请"),
     ("sheets.index", "模版导入"),
     ("audit.index", "审计日志"),
     ("admin.users", "账户管理"),
