@@ -102,7 +102,19 @@ def _http_error(error: HTTPException):
         return render_error(405, "不支持这种访问方式。")
     if status == 413:
         return render_error(413, "上传内容太大。")
-    return render_error(status, error.description or TITLES.get(status, "请求无效"))
+    messages = (getattr(error, "data", None) or {}).get("messages")
+    if status == 422 and messages:  # request parameters refused by the API's schemas (webargs)
+        return render_error(422, "请求参数有误：" + _flatten(messages), errors=messages)
+    return render_error(status, TITLES.get(status, "请求无效") if status >= 400 else str(error.description))
+
+
+def _flatten(messages) -> str:
+    if isinstance(messages, dict):
+        return "；".join(f"{key}：{_flatten(value)}" if key not in ("query", "json", "form") else _flatten(value)
+                        for key, value in messages.items())
+    if isinstance(messages, list):
+        return "；".join(_flatten(item) for item in messages)
+    return str(messages)
 
 
 def _server_error(error: HTTPException):

@@ -31,6 +31,11 @@ class MemoryBackend(BaseBackend):
     def fingerprints(self) -> dict[str, str]:
         return {key: document.fingerprint for key, document in self.documents.items()}
 
+    def suggest(self, prefix: str, limit: int = 8) -> list[str]:
+        found = sorted((d for d in self.documents.values() if prefix in d.text.get("name", "")),
+                       key=lambda d: (not d.text.get("name", "").startswith(prefix), len(d.text.get("name", "")), d.key))
+        return [d.key for d in found[:limit]]
+
     def _score(self, document: Document, terms: list[str]) -> float:
         boosts = {spec.name: spec.boost for spec in self.fields}
         score = 0.0
@@ -44,10 +49,16 @@ class MemoryBackend(BaseBackend):
     def search(self, query: SearchQuery) -> SearchResults:
         terms = query.text.split()
         matched = []
+        excluded = set(getattr(query, "exclude", ()) or ())
         for document in self.documents.values():
-            if any(document.facets.get(key) != value for key, value in query.filters.items()):
+            if document.key in excluded or any(
+                document.facets.get(key) not in (value if isinstance(value, tuple) else (value,))
+                for key, value in query.filters.items()
+            ):
                 continue
             score = self._score(document, terms) if terms else document.rank
+            for facet, factors in (query.boosts or {}).items():
+                score *= factors.get(document.facets.get(facet, ""), 1.0)
             if score > 0:
                 matched.append((score, document))
         matched.sort(key=lambda pair: (-pair[0], pair[1].key))

@@ -1,0 +1,176 @@
+"""Every route of the web app × every role × own / other department, from an expectation written
+here independently of ``webapp/permissions.py``: a row changed there without changing this test fails.
+
+Department users belong to department 901 ("own"); 902 is "other"; CM-1 is a common indicator.
+"""
+from __future__ import annotations
+
+import functools
+import time
+
+import pytest
+from kb.models import Department, Indicator, IndicatorSet, User
+from kb.models.base import utcnow
+from kb.schemas import IndicatorSchema
+from kb.services.library import apply_indicator_fields
+from kb.services.users import hash_password
+from kb.vocab import Role, SetStatus
+from tests.conftest import indicator_data
+
+ROLES = ("department", "finance", "expert", "admin")
+BOTH = {"own", "other"}
+EVERYONE = {role: BOTH for role in ROLES}
+OWN_WRITE = {"department": {"own"}, "finance": BOTH, "admin": BOTH, "expert": set()}
+FINANCE_WRITE = {"department": set(), "finance": BOTH, "admin": BOTH, "expert": set()}
+ADMIN_ONLY = {"department": set(), "finance": set(), "expert": set(), "admin": BOTH}
+COPIERS = {"department": BOTH, "finance": BOTH, "admin": BOTH, "expert": set()}
+
+# (endpoint, method, url for own department, url for other department, form data, who may)
+CASES = [
+    ("auth.logout", "POST", "/logout", "/logout", {}, EVERYONE),
+    ("auth.change_password", "GET", "/password", "/password", None, EVERYONE),
+    ("search.index", "GET", "/?q=测试", "/?q=测试&department=902", None, EVERYONE),
+    ("indicators.detail", "GET", "/indicators/OWN-1", "/indicators/OTH-1", None, EVERYONE),
+    ("indicators.compare", "GET", "/compare?codes=OWN-1&codes=CM-1", "/compare?codes=OTH-1&codes=CM-1", None, EVERYONE),
+    ("indicators.common", "GET", "/common", "/common", None, EVERYONE),
+    ("departments.index", "GET", "/departments", "/departments", None, EVERYONE),
+    ("departments.detail", "GET", "/departments/901", "/departments/902", None, EVERYONE),
+    ("personal.index", "GET", "/me", "/me", None, EVERYONE),
+    ("personal.favourite", "POST", "/me/favourites/OWN-1", "/me/favourites/OTH-1", {}, EVERYONE),
+    ("indicators.edit", "GET", "/indicators/OWN-1/edit", "/indicators/OTH-1/edit", None, OWN_WRITE),
+    ("indicators.edit", "POST", "/indicators/OWN-1/edit", "/indicators/OTH-1/edit", {"row_version": "1"}, OWN_WRITE),
+    ("indicators.edit", "GET", "/indicators/CM-1/edit", "/indicators/CM-1/edit", None, FINANCE_WRITE),
+    ("indicators.retire", "POST", "/indicators/OWN-1/retire", "/indicators/OTH-1/retire", {"row_version": "1"}, OWN_WRITE),
+    ("indicators.retire", "POST", "/indicators/CM-1/retire", "/indicators/CM-1/retire", {"row_version": "1"}, FINANCE_WRITE),
+    ("indicators.restore", "POST", "/indicators/OWN-1/restore", "/indicators/OTH-1/restore", {"row_version": "1"}, OWN_WRITE),
+    ("indicators.new", "GET", "/departments/901/indicators/new", "/departments/902/indicators/new", None, OWN_WRITE),
+    ("indicators.new", "POST", "/departments/901/indicators/new", "/departments/902/indicators/new", {"code": "Z-1"}, OWN_WRITE),
+    ("indicators.reorder", "GET", "/departments/901/reorder", "/departments/902/reorder", None, OWN_WRITE),
+    ("indicators.reorder", "POST", "/departments/901/reorder", "/departments/902/reorder", {"order": ["X"]}, OWN_WRITE),
+    ("indicators.copy", "POST", "/indicators/OTH-1/copy", "/indicators/CM-1/copy", {}, COPIERS),
+    ("indicators.new_common", "GET", "/common/new", "/common/new", None, FINANCE_WRITE),
+    ("indicators.reorder_common", "GET", "/common/reorder", "/common/reorder", None, FINANCE_WRITE),
+    ("admin.users", "GET", "/admin/users", "/admin/users", None, ADMIN_ONLY),
+    ("admin.new_user", "GET", "/admin/users/new", "/admin/users/new", None, ADMIN_ONLY),
+    ("admin.edit_user", "GET", "/admin/users/{finance_id}", "/admin/users/{finance_id}", None, ADMIN_ONLY),
+    ("admin.departments", "GET", "/admin/departments", "/admin/departments", None, ADMIN_ONLY),
+    ("admin.edit_department", "GET", "/admin/departments/901", "/admin/departments/902", None, ADMIN_ONLY),
+    ("api.search", "GET", "/api/v1/search?q=测试", "/api/v1/search?q=测试&department=902", None, EVERYONE),
+    ("api.recommend", "GET", "/api/v1/recommend?text=测试", "/api/v1/recommend?text=测试&department=902", None, EVERYONE),
+    ("api.suggest", "GET", "/api/v1/suggest?q=测试", "/api/v1/suggest?q=测试", None, EVERYONE),
+    ("api.indicator", "GET", "/api/v1/indicators/OWN-1", "/api/v1/indicators/OTH-1", None, EVERYONE),
+    ("api.departments", "GET", "/api/v1/departments", "/api/v1/departments", None, EVERYONE),
+]
+# Public by design, tested in test_api.py / test_auth.py: signing in and the API description.
+PUBLIC_ENDPOINTS = {"static", "auth.login", "api.tokens", "api-docs.openapi_json"}
+OUR_BLUEPRINTS = {"auth", "search", "indicators", "departments", "personal", "admin", "api", "api-docs"}
+
+
+@functools.cache
+def _password_hash() -> str:
+    return hash_password("Matrix#2025x")  # hashing is slow on purpose; once for every user here
+
+
+def build_world(app) -> dict[str, tuple[int, int]]:
+    """Two draft departments with one indicator each, a common indicator, one user per role."""
+    with app.extensions["kb"].sessions() as session:
+        departments = {}
+        for code in ("901", "902"):
+            department = Department(code=code, name=f"测试局{code}", functions=["测试职能"])
+            session.add(department)
+            session.add(IndicatorSet(department=department, year=2025, status=SetStatus.DRAFT, is_current=True))
+            departments[code] = department
+        for code, department in (("OWN-1", departments["901"]), ("OTH-1", departments["902"]), ("CM-1", None)):
+            indicator = Indicator(code=code, department=department, position=0)
+            apply_indicator_fields(indicator, IndicatorSchema().load(indicator_data(code=code)))
+            session.add(indicator)
+        users = {}
+        for role in ROLES:
+            users[role] = User(username=f"m_{role}", role=Role(role), password_hash=_password_hash(),
+                               department=departments["901"] if role == "department" else None,
+                               password_changed_at=utcnow())
+            session.add(users[role])
+        session.commit()
+        return {role: (user.id, user.session_epoch) for role, user in users.items()}
+
+
+@pytest.fixture
+def matrix(app):
+    return build_world(app)
+
+
+def as_user(app, user: tuple[int, int]):
+    """A client signed in as ``user`` (a session like the login form makes; no slow password check)."""
+    client = app.test_client()
+    now = time.time()
+    with app.extensions["kb"].sessions() as db:
+        epoch = db.get(User, user[0]).session_epoch  # logout in an earlier request moves it on
+    with client.session_transaction() as session:
+        session.update(uid=user[0], epoch=epoch, login_at=now, seen=now)
+    return client
+
+
+def refused(response) -> bool:
+    if response.status_code in (401, 403):
+        return True
+    # Sign-in required: a redirect to the login page that remembers where to come back (logout's own
+    # redirect to /login is not a refusal).
+    return response.status_code == 302 and "/login?next=" in response.headers.get("Location", "")
+
+
+@pytest.mark.parametrize("endpoint,method,own,other,data,allowed", CASES,
+                         ids=[f"{case[0]}-{case[1]}-{i}" for i, case in enumerate(CASES)])
+def test_route_role_department(app, matrix, endpoint, method, own, other, data, allowed):
+    mismatches = []
+    for role in ROLES:
+        for relation, url in (("own", own), ("other", other)):
+            url = url.format(finance_id=matrix["finance"][0])
+            client = as_user(app, matrix[role])
+            response = client.open(url, method=method, data=data)
+            expected_allowed = relation in allowed[role]
+            if refused(response) == expected_allowed:
+                mismatches.append(f"{role}/{relation} {method} {url}: {response.status_code} "
+                                  f"(expected {'allowed' if expected_allowed else 'refused'})")
+            if not expected_allowed and response.status_code == 403:
+                assert "没有" in response.get_data(as_text=True) or "只能" in response.get_data(as_text=True)
+    assert mismatches == []
+
+
+def test_the_matrix_covers_every_route_of_ours(app):
+    ours = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.split(".")[0] in OUR_BLUEPRINTS}
+    covered = {case[0] for case in CASES} | PUBLIC_ENDPOINTS
+    assert sorted(ours - covered) == []
+
+
+def _example_url(rule) -> str:
+    values = {name: (1 if "int" in type(converter).__name__.lower() else "x")
+              for name, converter in rule._converters.items()}
+    return rule.build(values)[1] if values else rule.rule
+
+
+def test_anonymous_visitors_are_refused_everywhere_but_sign_in(app):
+    from webapp.permissions import RULES
+
+    client = app.test_client()
+    for rule in app.url_map.iter_rules():
+        if RULES.get(rule.endpoint) is not None and RULES[rule.endpoint].public:
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            response = client.open(_example_url(rule), method=method, data={})
+            assert refused(response) or response.status_code == 400, (rule.endpoint, method, response.status_code)
+
+
+def test_separation_of_duties_takes_business_writes_from_admins(app_config, database_url):
+    from webapp import create_app
+
+    from tests.webapp.conftest import BrowserLikeClient
+
+    app = create_app({**app_config, "SEPARATION_OF_DUTIES": True})
+    app.test_client_class = BrowserLikeClient
+    admin = as_user(app, build_world(app)["admin"])
+    assert admin.get("/indicators/OWN-1/edit").status_code == 403
+    assert admin.get("/common/new").status_code == 403
+    assert admin.post("/indicators/OWN-1/retire", data={"row_version": "1"}).status_code == 403
+    assert admin.get("/admin/users").status_code == 200  # still runs the accounts
+    assert admin.get("/indicators/OWN-1").status_code == 200  # and may read
+    app.extensions["kb"].engine.dispose()

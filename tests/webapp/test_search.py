@@ -1,0 +1,76 @@
+"""检索 page and the search box: results, highlights, facets, did-you-mean, paging, empty states."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+
+@pytest.fixture
+def signed_in(world, client, make_user, login):
+    make_user("department", "101", username="jiaoyu")
+    login(client, "jiaoyu")
+    return client
+
+
+def test_home_without_query_explains_and_offers_examples(signed_in):
+    page = signed_in.get("/").get_data(as_text=True)
+    assert "找指标，从这里开始" in page
+    assert "高血压 管理" in page  # an example query
+    assert 'name="q"' in page
+
+
+def test_search_finds_highlights_and_counts_facets(signed_in):
+    response = signed_in.get("/?q=高血压 管理")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'data-hit="WJ-006"' in page
+    assert "<mark>高血压</mark>" in page
+    assert re.search(r'data-facet="department".*?县卫生健康局.*?class="count">\d+<', page, re.S)
+    assert 'data-facet="level1"' in page
+
+
+def test_facet_link_filters_and_the_url_can_be_shared(signed_in):
+    page = signed_in.get("/?q=率").get_data(as_text=True)
+    total = int(re.search(r"data-total>(\d+)<", page).group(1))
+    filtered = signed_in.get("/?q=率&department=102").get_data(as_text=True)
+    narrowed = int(re.search(r"data-total>(\d+)<", filtered).group(1))
+    assert 0 < narrowed < total
+    assert "部门：县卫生健康局" in filtered  # the chip that removes the filter
+    assert 'href="/?q=%E7%8E%87"' in filtered or "清除全部筛选" in filtered
+
+
+def test_pagination_keeps_query_and_filters(signed_in):
+    page = signed_in.get("/?q=率&level1=产出指标").get_data(as_text=True)
+    assert 'rel="next"' in page
+    second = signed_in.get("/?q=率&level1=产出指标&page=2").get_data(as_text=True)
+    assert "第 2/" in second
+    assert 'rel="prev"' in second
+
+
+def test_no_results_gives_help_and_did_you_mean(signed_in):
+    page = signed_in.get("/?q=高血压患者规范管理率").get_data(as_text=True)
+    assert "没有找到" in page
+    assert "换一个说法或更短的词" in page
+    assert "您是不是要找" in page
+
+
+def test_user_text_is_escaped_in_results(signed_in):
+    page = signed_in.get("/?q=<script>alert(1)</script>").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_highlight_filter_keeps_only_marks():
+    from webapp.templating import highlight
+
+    assert str(highlight('<b class="match term0">高血压</b><img src=x onerror=alert(1)>')) == (
+        "<mark>高血压</mark>&lt;img src=x onerror=alert(1)&gt;"
+    )
+
+
+def test_suggestions_come_from_the_api(signed_in):
+    response = signed_in.get("/api/v1/suggest?q=高血压")
+    assert response.status_code == 200
+    assert any(item["code"] == "WJ-006" for item in response.get_json())
+    assert signed_in.get("/api/v1/suggest?q=").get_json() == []
