@@ -226,6 +226,29 @@ def _kill_at(world: World, args: list[str], delay: float) -> int:
     return process.returncode
 
 
+def _kill_while_indexing(world: World, args: list[str], timeout: float = 300) -> tuple[int, float]:
+    """Kill the process as soon as its change is committed and queued for the index, i.e. while it
+    is writing the index after the commit; returns (exit code, seconds after start)."""
+    from sqlalchemy import func, select
+
+    from kb.models.search_outbox import SearchOutbox
+
+    engine = world.engine()
+    process = world.spawn(*args)
+    started = time.monotonic()
+    try:
+        while process.poll() is None and time.monotonic() - started < timeout:
+            with engine.connect() as connection:
+                if connection.scalar(select(func.count()).select_from(SearchOutbox)):
+                    process.send_signal(signal.SIGKILL)
+                    break
+            time.sleep(0.01)
+        process.wait()
+    finally:
+        engine.dispose()
+    return process.returncode, time.monotonic() - started
+
+
 def run_kill_import(database_url: str, runs: int, size: int) -> dict:
     world = World(database_url)
     world.kb("init")
@@ -277,10 +300,10 @@ def run_kill_index(database_url: str, runs: int, size: int) -> dict:
         fraction = 0.15 + 0.8 * (run // 2) / max((runs - 1) // 2, 1)
         if rebuild:
             delay, args = full_rebuild * fraction, ["index", "rebuild"]
-        else:
-            delay = full_update * fraction
+            code = _kill_at(world, args, delay)
+        else:  # an update of every indicator, killed while its committed change is being indexed
             args = ["load", str(changed if run % 4 == 1 else world.data_dir / "big.yaml")]
-        code = _kill_at(world, args, delay)
+            code, delay = _kill_while_indexing(world, args)
         search = world.kb("search", "受益学生人数", "--json", check=False)
         searchable = search.returncode == 0 and json.loads(search.stdout or "{}").get("total", 0) > 0
         state = _library_state(world, "990", "GZ")
@@ -289,6 +312,7 @@ def run_kill_index(database_url: str, runs: int, size: int) -> dict:
         check_after = world.kb("index", "check", check=False)
         rows.append({
             "killed": " ".join(args[:2]).replace(str(world.data_dir) + "/", ""), "kill_after_s": round(delay, 2), "exit": code,
+            "revised_names_in_db": _revised(world),
             "search_works_after_kill": searchable, "queued_after_kill": state["outbox"],
             "index_check_before_repair": check_before, "repair": action, "index_check_after_repair": check_after.returncode,
             "integrity": world.integrity(),
@@ -297,6 +321,18 @@ def run_kill_index(database_url: str, runs: int, size: int) -> dict:
     ok = all(r["search_works_after_kill"] and r["index_check_after_repair"] == 0 for r in rows)
     return {"scenario": "kill-index", "database": database_url or "sqlite", "indicators": size + 303,
             "full_rebuild_s": round(full_rebuild, 2), "full_update_s": round(full_update, 2), "runs": rows, "ok": ok}
+
+
+def _revised(world: World) -> int:
+    from sqlalchemy import func, select
+
+    from kb.models import Indicator
+
+    engine = world.engine()
+    with engine.connect() as connection:
+        count = connection.scalar(select(func.count()).select_from(Indicator).where(Indicator.name.like("%修订%")))
+    engine.dispose()
+    return count
 
 
 # ---- disk full ----------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ zhparser/pg_jieba extension is needed on a locked-down or domestic PostgreSQL-co
 Query planning and re-ranking are the Whoosh backend's own (search/planner.py, search/ranking.py):
 a small adapter answers the calls the ranker makes on a Whoosh searcher with SQL.
 
-Tables (``table`` option, default ``kb_search``): ``<t>`` one row per document (a ``tsvector`` per
-field group plus one over all groups with a GIN index, facets and exact values as ``jsonb``);
+Tables (``table`` option, default ``kb_search``): ``<t>`` one row per document (one ``tsvector`` over
+all field groups, each group's lexemes carrying a weight label A–D, GIN-indexed; facets and exact
+values as ``jsonb``, GIN-indexed);
 ``<t>_terms`` document frequency per (term, group), kept exact on every write; ``<t>_words``
 dictionary words; ``<t>_meta`` a version counter other processes use to refresh their caches.
 Writers are serialised with a PostgreSQL advisory lock, so any number of app servers can share it.
@@ -39,12 +40,15 @@ def _lexeme(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def tsvector_literal(tokens: Iterable[str]) -> str:
-    """A ``tsvector`` literal with positions for these exact lexemes (no parsing, no stemming)."""
+def tsvector_literal(tokens: Iterable[str], labels: Iterable[str] | None = None) -> str:
+    """A ``tsvector`` literal with positions (and weight labels A–D) for these exact lexemes
+    (no parsing, no stemming)."""
     positions: dict[str, list[str]] = {}
+    labels = iter(labels) if labels is not None else None
     for position, token in enumerate(tokens, start=1):
+        label = next(labels) if labels is not None else ""
         if token:
-            positions.setdefault(token, []).append(str(min(position, MAX_POSITION)))
+            positions.setdefault(token, []).append(f"{min(position, MAX_POSITION)}{label if label != 'D' else ''}")
     return " ".join(f"{_lexeme(token)}:{','.join(places[:256])}" for token, places in positions.items())
 
 
@@ -84,6 +88,14 @@ class PostgresBackend(BaseBackend):
         for spec in self.fields:
             self._groups[spec.index_name] = max(self._groups.get(spec.index_name, 0.0), spec.boost)
         self._title = next((f.name for f in self.fields if f.title), None)
+        # PostgreSQL ranks with four weight labels: the strongest group gets A, the next B, C, the rest D;
+        # each label weighs its strongest group's boost relative to the strongest of all (BM25F-like).
+        ordered = sorted(self._groups, key=lambda g: -self._groups[g])
+        self._labels = {group: "ABCD"[min(rank, 3)] for rank, group in enumerate(ordered)}
+        top = max(self._groups.values(), default=1.0) or 1.0
+        weights = {label: max((self._groups[g] for g in ordered if self._labels[g] == label), default=0.0) / top
+                   for label in "ABCD"}
+        self._weights = [max(weights[label], 0.01) for label in "DCBA"]  # ts_rank's order: {D, C, B, A}
         self._local = threading.local()
         self._vocab: dict[str, object] = {}
         self._words_version = -1
@@ -152,12 +164,10 @@ class PostgresBackend(BaseBackend):
 
     # ---- writing ------------------------------------------------------------------------------
     def _create(self, connection: psycopg.Connection, suffix: str) -> None:
-        columns = sql.SQL(", ").join(sql.SQL("{} tsvector").format(sql.Identifier(f"t_{group}")) for group in self._groups)
         names = self._names(suffix)
         statements = [
             sql.SQL("CREATE TABLE {t} (docnum bigserial UNIQUE, key text PRIMARY KEY, fp text NOT NULL, data jsonb NOT NULL, "
-                    "facets jsonb NOT NULL, exact jsonb NOT NULL, groups jsonb NOT NULL, t_all tsvector NOT NULL, {columns})"
-                    ).format(columns=columns, **names),
+                    "facets jsonb NOT NULL, exact jsonb NOT NULL, groups jsonb NOT NULL, t_all tsvector NOT NULL)").format(**names),
             sql.SQL("CREATE INDEX ON {t} USING gin (t_all)").format(**names),
             sql.SQL("CREATE INDEX ON {t} USING gin (facets jsonb_path_ops)").format(**names),
             sql.SQL("CREATE INDEX ON {t} USING gin (exact jsonb_path_ops)").format(**names),
@@ -191,14 +201,15 @@ class PostgresBackend(BaseBackend):
                 "hl": highlights, "tt": list(title_tokens), "ct": " ".join(dict.fromkeys(all_tokens))}
         facets = {name: str(value) for name, value in document.facets.items() if value}
         distinct = {group: set(tokens) for group, tokens in grouped.items()}
+        ordered = [(token, self._labels[group]) for group, tokens in grouped.items() for token in tokens]
         values = [document.key, document.fingerprint, Jsonb(data), Jsonb(facets), Jsonb(exact),
-                  Jsonb({g: sorted(t) for g, t in distinct.items()}), tsvector_literal(all_tokens)]
-        values += [tsvector_literal(grouped[group]) for group in self._groups]
+                  Jsonb({g: sorted(t) for g, t in distinct.items()}),
+                  tsvector_literal((t for t, _ in ordered), (label for _, label in ordered))]
         return values, distinct, words
 
     def _insert_sql(self, suffix: str = "") -> sql.Composed:
-        columns = ["key", "fp", "data", "facets", "exact", "groups", "t_all"] + [f"t_{g}" for g in self._groups]
-        casts = ["%s", "%s", "%s", "%s", "%s", "%s", "%s::tsvector"] + ["%s::tsvector"] * len(self._groups)
+        columns = ["key", "fp", "data", "facets", "exact", "groups", "t_all"]
+        casts = ["%s", "%s", "%s", "%s", "%s", "%s", "%s::tsvector"]
         update = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in columns[1:])
         return sql.SQL("INSERT INTO {t} ({columns}) VALUES ({values}) ON CONFLICT (key) DO UPDATE SET {update}").format(
             columns=sql.SQL(", ").join(map(sql.Identifier, columns)), values=sql.SQL(", ".join(casts)),
@@ -260,6 +271,9 @@ class PostgresBackend(BaseBackend):
                     batch = []
             with connection.transaction():
                 count += self._apply(connection, "__new", batch, ())
+            for key in ("t", "terms"):  # statistics now, or the planner scans instead of using GIN
+                connection.execute(sql.SQL("ANALYZE {}").format(fresh[key]))
+            with connection.transaction():
                 old_version = 0
                 if self.is_ready():
                     old_version = connection.execute(self._q("SELECT version FROM {meta}")).fetchone()[0]
@@ -299,9 +313,10 @@ class PostgresBackend(BaseBackend):
 
     # ---- reading ------------------------------------------------------------------------------
     def _searcher(self) -> _Searcher | None:
-        if not self.is_ready():
+        try:
+            searcher = _Searcher(self, self._connection())
+        except psycopg.errors.UndefinedTable:  # never built: empty results until the first rebuild
             return None
-        searcher = _Searcher(self, self._connection())
         if searcher.version != self._words_version:  # words another process taught the analyzer
             self.analyzer.add_words(row[0] for row in searcher.connection.execute(self._q("SELECT word FROM {words}")))
             self._words_version = searcher.version
@@ -331,6 +346,7 @@ class PostgresBackend(BaseBackend):
         searcher = self._searcher()
         if searcher is None:
             return SearchResults()
+        searcher.prefetch(self.analyzer.tokens(normalize(query.text)) if query.text else ())
         return Ranker(self, searcher, query).run()
 
     def suggest(self, prefix: str, limit: int = 8) -> list[str]:
@@ -373,6 +389,17 @@ class _Searcher:
     def doc_count(self) -> int:
         return self._count
 
+    def prefetch(self, tokens: Iterable[str]) -> None:
+        """Document frequencies of many tokens in one round trip (the ranker asks token by token)."""
+        tokens = [t for t in dict.fromkeys(tokens) if t not in self._frequencies]
+        if not tokens:
+            return
+        for token in tokens:
+            self._frequencies[token] = {}
+        rows = self.connection.execute(self.backend._q("SELECT term, grp, df FROM {terms} WHERE term = ANY(%s)"), (tokens,))
+        for term, group, df in rows:
+            self._frequencies[term][group] = df
+
     def doc_frequency(self, field: str, token: str) -> int:
         if token not in self._frequencies:
             rows = self.connection.execute(self.backend._q("SELECT grp, df FROM {terms} WHERE term = %s"), (token,)).fetchall()
@@ -397,14 +424,14 @@ class _Searcher:
             if prefix in ("f", "x"):
                 parameters.append(Jsonb({name: text}))
                 return ("facets" if prefix == "f" else "exact") + " @> %s"
-            if prefix == "t":
-                parameters.append(tsquery_literal([text]))
-                return f"{sql.Identifier(field).as_string(self.connection)} @@ %s::tsquery"
+            if prefix == "t":  # a token in one group: the group's weight label on the all-groups vector
+                parameters.append(f"{_lexeme(text)}:{self.backend._labels.get(name, 'D')}")
+                return "t_all @@ %s::tsquery"
         raise ValueError(f"unsupported query {query!r}")
 
     def _select(self, where: str, parameters: list, score: str = "1.0", score_parameters: list | None = None,
                 limit: int | None = None) -> list[_Hit]:
-        statement = f"SELECT docnum, key, data, {score} AS score FROM {{t}} WHERE {where} ORDER BY score DESC, key"
+        statement = f"SELECT docnum, key, data, {score} AS score FROM {{t}} WHERE {where}"
         if limit is not None:
             statement += f" LIMIT {int(limit)}"
         rows = self.connection.execute(self.backend._q(statement), (score_parameters or []) + parameters).fetchall()
@@ -429,20 +456,13 @@ class _Searcher:
             conditions.append(f"NOT {self._where(mask, parameters)}")
         if not tokens:
             return self._select(" AND ".join(conditions), parameters, limit=limit)
-        # Match on the all-groups vector (GIN index), score each group by its boost (BM25F-like).
-        matching = [tsquery_literal({leaf.text for leaf in tokens})]
-        boosts: dict[str, float] = {}
-        for leaf in tokens:
-            boosts[leaf.fieldname] = max(boosts.get(leaf.fieldname, 0.0), leaf.boost)
-        terms = [f"{sql.Identifier(field).as_string(self.connection)}" for field in boosts]
-        score = " + ".join(f"{boosts[field]:.6f} * ts_rank(coalesce({column}, ''::tsvector), q.query)"
-                           for field, column in zip(boosts, terms))
+        # Match on the all-groups vector (GIN index); rank with the group weights (BM25F-like).
         where = " AND ".join(["t_all @@ q.query"] + conditions)
-        statement = (f"SELECT docnum, key, data, {score} AS score FROM {{t}}, (SELECT %s::tsquery AS query) q "
-                     f"WHERE {where} ORDER BY score DESC, key LIMIT {int(limit)}")
-        rows = self.connection.execute(self.backend._q(statement), matching + parameters).fetchall()
+        statement = (f"SELECT docnum, key, data, ts_rank(%s::float4[], t_all, q.query) AS score "
+                     f"FROM {{t}}, (SELECT %s::tsquery AS query) q WHERE {where} ORDER BY score DESC, key LIMIT {int(limit)}")
+        arguments = [self.backend._weights, tsquery_literal({leaf.text for leaf in tokens})] + parameters
         hits = []
-        for docnum, key, data, value in rows:
+        for docnum, key, data, value in self.connection.execute(self.backend._q(statement), arguments).fetchall():
             self._stored[docnum] = {"key": key, "data": data}
             hits.append(_Hit(docnum, float(value)))
         return hits
