@@ -21,7 +21,6 @@ from kb.models import Department, Indicator
 from kb.schemas import IndicatorSchema, problems_from
 from kb.services.audit import Actor
 from kb.services.indicators import can_add_to, can_edit_indicator
-from kb.services.library import indicator_to_dict
 from kb.spreadsheets import columns as cols
 from kb.spreadsheets.reader import ChecklistItem, Table
 from kb.spreadsheets.rows import RowFields, header_for_field, row_fields, spreadsheet_message
@@ -35,6 +34,9 @@ COMPARED_FIELDS = (
     "data_source", "projects", "keywords", "remarks", "evidence", "state",
 )
 _PENDING_CODE = "NEW-PENDING"
+# One instance for every row: building a marshmallow schema deep-copies its fields, which cost
+# more than validating a row (5,000-row workbooks, benchmarks/sheets.py).
+SCHEMA = IndicatorSchema()
 _CODE_NUMBER = re.compile(r"^([A-Za-z]+)-(\d+)$")
 
 
@@ -70,6 +72,7 @@ class PlannedRow:
     data: dict[str, Any]
     changes: list[FieldChange] = field(default_factory=list)
     code_assigned: bool = False
+    after: dict[str, Any] = field(default_factory=dict)  # ``data`` in its YAML/API form
 
 
 @dataclass
@@ -248,18 +251,18 @@ class Planner:
     def _plan_row(self, row: RowFields, existing: dict[str, Indicator]) -> PlannedRow | None:
         code = row.fields.get("code") or ""
         indicator = existing.get(code)
-        before = indicator_to_dict(indicator) if indicator is not None else {}
+        before = SCHEMA.dump(indicator) if indicator is not None else {}
         data = {**before, **row.fields, "code": code or _PENDING_CODE}
         data = {key: value for key, value in data.items() if value is not None}
         try:
-            loaded = IndicatorSchema().load(data)
+            loaded = SCHEMA.load(data)
         except ValidationError as error:
             self._schema_problems(row, error)
             loaded = None
         self.problems.extend(row.problems)
         if loaded is None or row.problems:
             return None
-        after = IndicatorSchema().dump(loaded)
+        after = SCHEMA.dump(loaded)
         changes = [
             FieldChange(FIELD_LABELS.get(key, key), _show(before.get(key)), _show(after.get(key)))
             for key in COMPARED_FIELDS if _comparable(before.get(key), key) != _comparable(after.get(key), key)
@@ -277,7 +280,7 @@ class Planner:
         else:
             action = "same"
         return PlannedRow(action, row.sheet.name, row.row.number, code, loaded["name"], row.department, loaded, changes,
-                          code_assigned=not code)
+                          code_assigned=not code, after=after)
 
     def _schema_problems(self, row: RowFields, error: ValidationError) -> None:
         already = {problem.field for problem in row.problems}
@@ -312,7 +315,7 @@ class Planner:
             counters[row.department_code] = (prefix, number)
             taken.add(candidate)
             row.code = candidate
-            row.data["code"] = candidate
+            row.data["code"] = row.after["code"] = candidate
 
     def _code_series(self, department_code: str | None, taken: set[str]) -> tuple[str, int]:
         """Continue the department's own series (JY-040 → JY-041); ``D<code>`` when it has none."""
@@ -367,7 +370,7 @@ def _show(value: Any) -> str:
 def _fingerprint(plan: ImportPlan, existing: dict[str, Indicator]) -> str:
     """Changes when the file's effect or any indicator it touches changes (row versions)."""
     payload = [
-        [row.action, row.code, row.department_code, IndicatorSchema().dump(row.data),
+        [row.action, row.code, row.department_code, row.after,
          existing[row.code].row_version if row.code in existing else None]
         for row in plan.rows
     ]

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from kb.models import Department, Indicator, IndicatorSet
 from kb.models.base import utcnow
-from kb.schemas import IndicatorSchema
 from kb.services.audit import Actor, record_change
 from kb.services.import_plan import (  # noqa: F401 - the public names of importing live here
+    SCHEMA,
     FieldChange,
     ImportFailed,
     ImportPlan,
@@ -26,7 +26,7 @@ from kb.services.import_plan import (  # noqa: F401 - the public names of import
     Planner,
     PreviewOutdated,
 )
-from kb.services.library import apply_indicator_fields, indicator_to_dict
+from kb.services.library import apply_indicator_fields
 from kb.spreadsheets.reader import read_table
 from kb.vocab import SetStatus
 
@@ -89,15 +89,15 @@ def apply_import(
             next_position[row.department_code] += 1
             apply_indicator_fields(indicator, row.data)
             session.add(indicator)
-            record_change(session, actor, "create", "indicator", row.code, after=IndicatorSchema().dump(row.data),
+            record_change(session, actor, "create", "indicator", row.code, after=row.after,
                           summary=f"导入 {plan.filename} {row.source} 第 {row.row} 行：{row.name}")
         elif row.action == "change":
             indicator = existing[row.code]
-            before = indicator_to_dict(indicator)
+            before = SCHEMA.dump(indicator)
             apply_indicator_fields(indicator, row.data)
             indicator.updated_at = utcnow()
             record_change(session, actor, "update", "indicator", row.code, before=before,
-                          after=IndicatorSchema().dump(row.data),
+                          after=row.after,
                           summary=f"导入 {plan.filename} {row.source} 第 {row.row} 行：{row.name}")
         if progress:
             progress(1)

@@ -145,6 +145,7 @@ def test_department_with_a_certified_set_is_refused(world, make_user, login, cli
     login(client, "jiaoyu")
     response = upload(client, xlsx_bytes([filled()]))
     assert client.get(response.headers["Location"]).status_code == 403
+    assert not list((Path(world.config["KB_DATA_DIR"]) / "uploads").glob("*"))  # the refused file is gone
 
 
 def test_someone_elses_upload_is_not_found(department_user, world, make_user, login, app):

@@ -104,6 +104,9 @@ def preview(token: str):
     session = get_session()
     try:
         plan = preview_import(session, current_actor(), _content(token), meta["filename"], meta["department"])
+    except (PermissionDenied, NotFound):
+        _remove(token)  # refused outright: nothing to keep (SEC-UP-6)
+        raise
     except ValidationFailed as error:
         session.rollback()
         # The file is useless now: delete it (SEC-UP-6), keep the report for a reload.
