@@ -253,8 +253,8 @@ def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, statu
     department = goal.project.department
     present = {row.get("code") for row in data["rows"] if row.get("code")}
     text = f"{data['project'].get('name', '')} {data['project'].get('description', '')}".strip()
-    recommended = lookups.recommend(session, get_search(), text, department=department.code, limit=30)["hits"] \
-        if text else []
+    # Without a description yet, the department's own set and the 共性指标 are what fits best.
+    recommended = lookups.recommend(session, get_search(), text, department=department.code, limit=30)["hits"]
     query = request.args.get("q", "").strip()
     found = lookups.search(session, get_search(), query, limit=20)["hits"] if query else []
     codes = {hit["code"] for hit in recommended + found}
