@@ -3,7 +3,8 @@
 ``live_server`` is one server for the whole run: a fresh data directory and SQLite database with the
 county seed, the search index built with the real engine, and one user per role (password
 ``PASSWORD``): ``caizheng`` (finance), ``jiaoyu`` (department 101), ``weijian`` (department 102),
-``zhuanjia`` (expert), ``guanli`` (admin). Tests that change data should use their own indicators.
+``xiangzhen`` (department 109, no certified set yet: it may edit), ``caiwu`` (a second finance
+user), ``zhuanjia`` (expert), ``guanli`` (admin). Tests that change data should use their own indicators.
 
     @pytest.mark.e2e
     def test_x(page, live_server, login):
@@ -33,6 +34,8 @@ USERS = (
     ("caizheng", "finance", None),
     ("jiaoyu", "department", "101"),
     ("weijian", "department", "102"),
+    ("xiangzhen", "department", "109"),  # a county department whose set is still being drafted
+    ("caiwu", "finance", None),  # a second finance officer (concurrent edits)
     ("zhuanjia", "expert", None),
     ("guanli", "admin", None),
 )

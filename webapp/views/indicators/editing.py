@@ -97,7 +97,9 @@ def edit(code: str):
         fresh = get_indicator(session, code)
         changes = [{"field": FIELD_LABELS.get(name, name), "before": before, "after": after}
                    for name, (before, after) in conflict.changes.items()]
-        return _form_page(data={**data, "code": code}, conflict={"message": conflict.message, "changes": changes},
+        message = (f"您打开的是第 {conflict.expected_version} 版，保存前已有人改成了第 {conflict.current_version} 版。"
+                   "为避免覆盖别人的修改，这次没有保存。")
+        return _form_page(data={**data, "code": code}, conflict={"message": message, "changes": changes},
                           mode="edit", indicator=fresh, department=fresh.department, status=409)
     session.commit()
     flash("已保存。", "success")
