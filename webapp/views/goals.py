@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
@@ -13,7 +14,7 @@ from kb import goal_forms, quality, vocab
 from kb.errors import NotFound, PermissionDenied, Problem, ValidationFailed
 from kb.models import BudgetProject, Department, PerformanceGoal
 from kb.models.goal import GOAL_STATUS_LABELS, GoalStatus, ProjectKind, Verdict
-from kb.services import goal_reviews, goals
+from kb.services import goal_reviews, goal_usage, goals
 from kb.services.indicators import get_indicator
 from webapp import lookups
 from webapp.auth import current_actor
@@ -260,6 +261,7 @@ def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, statu
     codes = {hit["code"] for hit in recommended + found}
     bundles = goals.typical_bundles(session)
     bundles.sort(key=lambda b: (b.department_code != department.code, b.department_code or "", b.project_type))
+    suggested = _closest_bundle(bundles, data["project"].get("name", ""))
     names = lookups.department_names(session)
     for index, row in enumerate(data["rows"]):
         row.setdefault("key", str(row.get("id") or f"new-{index}"))
@@ -270,7 +272,16 @@ def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, statu
         usage=goals.usage_counts(session, codes), taxonomy=vocab.taxonomy().levels, operators=vocab.OPERATORS,
         units=list(vocab.units().units), categories=quality.project_categories(),
         kinds=[k.value for k in ProjectKind], comments={row.id: row.comments for row in goal.rows},
+        suggested_bundle=suggested,
     ), status
+
+
+def _closest_bundle(bundles: list[goals.Bundle], project_name: str) -> str:
+    """The typical bundle whose project type reads most like this project's name (or "")."""
+    name = re.sub(r"^\d{4}\s*年(度)?", "", project_name or "")
+    scored = [(goal_usage.similarity(name, b.project_type), b.project_type) for b in bundles if name]
+    best = max(scored, default=(0.0, ""))
+    return best[1] if best[0] >= 0.6 else ""
 
 
 def _grouped(hits: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
