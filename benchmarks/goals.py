@@ -20,9 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy import func, select  # noqa: E402
+
 from kb import goal_forms, quality  # noqa: E402
 from kb.db import create_schema, make_engine, make_session_factory  # noqa: E402
-from kb.models import Department  # noqa: E402
+from kb.models import Department, Indicator  # noqa: E402
 from kb.services import goal_usage, goals  # noqa: E402
 from kb.services.audit import Actor  # noqa: E402
 from kb.services.library import load_library, parse_library  # noqa: E402
@@ -49,7 +51,7 @@ def main() -> None:
     session = make_session_factory(engine)()
     actor = Actor.system("benchmark")
     load_library(session, actor, parse_library(session, SEED_PATHS))
-    department = session.query(Department).filter_by(code="102").one()
+    department = session.scalars(select(Department).where(Department.code == "102")).one()
     goal = goals.create_goal(session, actor, department, 2025, {
         "name": "2025年基本公共卫生服务项目", "amount": "1200", "kind": "延续", "category": "公共服务类",
         "annual_objective": "为全县居民提供 12 类基本公共卫生服务。", "long_term_objective": "三年内覆盖全县居民。"})
@@ -57,7 +59,7 @@ def main() -> None:
     draft = goals.goal_to_dict(goal)
     big = {**draft, "rows": [dict(row, name=f"{row['name']}{i}") for i in range(5) for row in draft["rows"]][:60]}
     library = goals.library_reference(session, [row["code"] for row in draft["rows"]])
-    print(f"goal rows: {len(draft['rows'])}; library indicators: {session.query(goal_usage.Indicator).count()}")
+    print(f"goal rows: {len(draft['rows'])}; library indicators: {session.scalar(select(func.count()).select_from(Indicator))}")
     timed("quality.check_goal, 13 rows", lambda: quality.check_goal(draft, library=library), args.repeat)
     timed("quality.check_goal, 60 rows", lambda: quality.check_goal(big, library=library), args.repeat)
     timed("goals.check (checker + library lookup), 13 rows", lambda: goals.check(session, draft), args.repeat)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import select
+
 from kb.models import Indicator
 from webapp.cli import main
 
@@ -14,7 +16,7 @@ def test_lint_the_seed_library_passes(runner, seeded):
 
 
 def test_lint_reports_problems_and_fails(runner, seeded):
-    indicator = seeded.query(Indicator).filter_by(code="WJ-001").one()
+    indicator = seeded.scalars(select(Indicator).where(Indicator.code == "WJ-001")).one()
     indicator.unit = "个"
     indicator.formula = ""
     seeded.commit()
