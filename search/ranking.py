@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import difflib
+import heapq
 from collections import Counter
 
 from whoosh.query import Every, Or, Term
+from whoosh.searching import Searcher
 
 from search.analysis import highlight, normalize
 from search.base import Hit, SearchQuery, SearchResults
@@ -16,6 +18,9 @@ SCORE_SHARE, QUERY_COVERAGE_SHARE, TITLE_COVERAGE_SHARE = 0.45, 0.30, 0.25
 # Minimum match: hits scoring below this share of the best one are noise from a single common word.
 MIN_SHARE, MIN_SHARE_LONG = 0.3, 0.15
 EXACT_BONUS = 10.0
+# A token in more than this share of documents (and more than so many) is looked up in titles and
+# keywords only: walking its postings in every field is what makes Whoosh slow.
+COMMON_SHARE, COMMON_POSTINGS = 0.05, 300
 # Pseudo-relevance feedback for pasted descriptions: when the best hits mostly share a value of
 # the feedback facet (one department's project), the other hits with that value move up.
 FEEDBACK_TOP, FEEDBACK_SHARE = 5, 0.5
@@ -61,17 +66,13 @@ class Ranker:
                 lambda: self.backend._pinyin(searcher), lambda: self.backend._homophones(searcher),
                 self._is_title_word, lambda char: self.backend._containing(searcher, char),
             )
-            leaves = [
-                Term(f"t_{group}", token, boost=boost * weight)
-                for token, weight in plan.terms.items()
-                for group, boost in self.backend._groups.items()
-                if self._group_frequencies(token)[group]
-            ]
+            exact = self._exact_docnums(text, restrict, mask)
+            leaves = self._leaves(plan, titles_only=bool(exact))
             if leaves:
-                results = searcher.search(Or(leaves), limit=self.backend.candidates, filter=restrict, mask=mask)
-                top = results[0].score if len(results) else 1.0
-                for hit in results:
-                    scored[hit.docnum] = hit.score / (top or 1.0)
+                top_n = self._candidates(leaves, restrict, mask)
+                top = top_n[0][0] if top_n else 1.0
+                for score, docnum in top_n:
+                    scored[docnum] = score / (top or 1.0)
         exact = self._exact_docnums(text, restrict, mask) if text else set()
         for docnum in exact:
             scored.setdefault(docnum, 1.0)
@@ -96,6 +97,52 @@ class Ranker:
             floor = (MIN_SHARE_LONG if long_query else MIN_SHARE) * best
             ranked = [item for item in ranked if item[2]["_relevance"] >= floor]
         return self._results(ranked, plan)
+
+    def _candidates(self, leaves, restrict, mask) -> list[tuple[float, int]]:
+        """The best-scoring (score, docnum) pairs for an OR of ``leaves``.
+
+        Each posting list is walked once, flat, adding its BM25F score: Whoosh's own OR builds a tree of
+        union matchers whose per-posting, per-level Python calls cost 3–10× more (search-performance.md).
+        """
+        searcher = self.searcher
+        if not isinstance(searcher, Searcher):  # another engine answering Whoosh's searcher calls
+            results = searcher.search(Or(leaves), limit=self.backend.candidates, filter=restrict, mask=mask)
+            return [(hit.score, hit.docnum) for hit in results]
+        allowed = set(searcher.docs_for_query(restrict)) if restrict is not None else None
+        banned = set(searcher.docs_for_query(mask)) if mask is not None else set()
+        scores: dict[int, float] = {}
+        get = scores.get
+        for leaf in leaves:
+            matcher = leaf.matcher(searcher)
+            while matcher.is_active():
+                docnum = matcher.id()
+                scores[docnum] = get(docnum, 0.0) + matcher.score()
+                matcher.next()
+        if allowed is not None or banned:
+            scores = {d: v for d, v in scores.items() if (allowed is None or d in allowed) and d not in banned}
+        return heapq.nlargest(self.backend.candidates, ((v, d) for d, v in scores.items()))
+
+    def _leaves(self, plan, titles_only: bool) -> list:
+        """Term leaves: every group a token occurs in, but only the strong groups (title, keywords) for
+        common tokens or when the query is an exact title (cost grows with postings × leaves)."""
+        groups = self.backend._groups
+        title = next((f.index_name for f in self.backend.fields if f.title), None)
+        strong = groups[title] / 2 if title else max(groups.values()) / 2
+        common = max(COMMON_SHARE * self.searcher.doc_count(), COMMON_POSTINGS)
+        budget = getattr(self.backend, "postings_budget", None) or float("inf")
+        leaves, postings = [], 0
+        # Most telling tokens first; stop when the posting lists to walk exceed the budget (Whoosh's cost
+        # is per posting visited): the re-ranker still scores the candidates against the whole query.
+        for token in sorted(plan.terms, key=lambda t: plan.terms[t] * plan.idf.get(t, 0.0), reverse=True):
+            frequencies = self._group_frequencies(token)
+            narrow = titles_only or max(frequencies.values()) > common
+            chosen = [g for g, boost in groups.items() if frequencies[g] and (not narrow or boost >= strong)]
+            cost = sum(frequencies[g] for g in chosen)
+            if leaves and postings + cost > budget:
+                continue
+            postings += cost
+            leaves += [Term(f"t_{g}", token, boost=groups[g] * plan.terms[token]) for g in chosen]
+        return leaves
 
     def _feedback(self, ranked):
         """Boost the hits sharing the dominant value of each feedback facet among the best hits."""

@@ -39,13 +39,14 @@ class WhooshBackend(BaseBackend):
 
     Options: ``user_words`` (extra dictionary words), ``synonyms`` (groups of equivalent terms),
     ``candidates`` (how many hits are re-ranked), ``write_timeout`` (seconds to wait for the writer lock),
-    ``feedback_facets`` (facet → factor: the dominant value among the best hits of a long query is boosted).
+    ``feedback_facets`` (facet → factor: the dominant value among the best hits of a long query is boosted),
+    ``postings_budget`` (about how many postings one query may walk; bounds the latency of long queries).
     """
 
     def __init__(self, fields: Iterable[FieldSpec] = (), index_dir: str | os.PathLike | None = None,
                  user_words: Iterable[str] = (), synonyms: Iterable[Iterable[str]] = (),
-                 candidates: int = 200, write_timeout: float = 30.0, feedback_facets: dict[str, float] | None = None,
-                 **options) -> None:
+                 candidates: int = 100, write_timeout: float = 30.0, feedback_facets: dict[str, float] | None = None,
+                 postings_budget: int | None = 6000, **options) -> None:
         super().__init__(fields, **options)
         if index_dir is None:
             raise ValueError("WhooshBackend needs index_dir")
@@ -54,6 +55,7 @@ class WhooshBackend(BaseBackend):
         self.synonyms = Synonyms(synonyms)
         self.candidates = candidates
         self.feedback_facets = dict(feedback_facets or {})
+        self.postings_budget = postings_budget
         self.write_timeout = write_timeout
         self._lock = InterProcessLock(self.index_dir / "WRITER.lock")
         self._groups: dict[str, float] = {}
