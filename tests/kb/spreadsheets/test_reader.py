@@ -210,3 +210,44 @@ def test_gbk_csv_converted_by_libreoffice(tmp_path: Path):
     converted = soffice_convert(path, "xlsx:Calc MS Excel 2007 XML", tmp_path / "out", infilter="CSV:44,34,67")  # 67 = RTL_TEXTENCODING_GBK
     sheet = only_sheet(read_table(converted.read_bytes(), "gbk.xlsx"))
     assert sheet.rows[0].cells["name"] == "义务教育巩固率"
+
+
+def _handmade_workbook(sheet_xml: str, shared: list[str]) -> bytes:
+    """A workbook written XML by XML the way Excel and WPS write them (shared strings with rich-text
+    runs, cached formula results, WPS's KSO custom properties) — openpyxl never writes these."""
+    import io
+    import zipfile
+
+    items = "".join(f"<si>{item}</si>" for item in shared)
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/><Override PartName="/docProps/custom.xml" ContentType="application/vnd.openxmlformats-officedocument.custom-properties+xml"/></Types>',
+        "_rels/.rels": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties" Target="docProps/custom.xml"/></Relationships>',
+        "docProps/custom.xml": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="2" name="KSOProductBuildVer"><vt:lpwstr>2052-12.1.0.16120</vt:lpwstr></property></Properties>',
+        "xl/workbook.xml": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+        "xl/sharedStrings.xml": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{len(shared)}" uniqueCount="{len(shared)}">{items}</sst>',
+        "xl/worksheets/sheet1.xml": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>' + sheet_xml + "</sheetData></worksheet>",
+    }
+    stream = io.BytesIO()
+    with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return stream.getvalue()
+
+
+def test_excel_and_wps_style_xml():
+    headers = ["三级指标名称", "一级指标", "二级指标", "指标值", "计量单位"]
+    shared = [f"<t>{h}</t>" for h in headers] + [
+        '<r><rPr><b/></rPr><t>学生资助</t></r><r><t>覆盖率</t></r>',  # rich text: part of it bold
+        "<t>产出指标</t>", "<t>质量指标</t>", "<t xml:space=\"preserve\"> 95 </t>", "<t>%</t>",
+    ]
+    header = "".join(f'<c r="{col}1" t="s"><v>{i}</v></c>' for i, col in enumerate("ABCDE"))
+    row2 = ('<c r="A2" t="s"><v>5</v></c><c r="B2" t="s"><v>6</v></c><c r="C2" t="s"><v>7</v></c>'
+            '<c r="D2" t="s"><v>8</v></c><c r="E2" t="s"><v>9</v></c>')
+    row3 = ('<c r="A3" t="str"><f>A2&amp;"（高中）"</f><v>学生资助覆盖率（高中）</v></c><c r="B3" t="s"><v>6</v></c>'
+            '<c r="C3" t="s"><v>7</v></c><c r="D3"><f>90+5</f><v>95</v></c><c r="E3" t="s"><v>9</v></c>')
+    content = _handmade_workbook(f'<row r="1">{header}</row><row r="2">{row2}</row><row r="3">{row3}</row>', shared)
+    table = read_table(content, "wps.xlsx")
+    rows = only_sheet(table).rows
+    assert [(r.cells["name"], r.cells["target"]) for r in rows] == [("学生资助覆盖率", " 95 "), ("学生资助覆盖率（高中）", "95")]
+    assert any("公式" in w.message for w in table.warnings)

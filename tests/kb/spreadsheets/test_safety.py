@@ -125,3 +125,16 @@ def test_csv_that_decodes_to_private_use_characters_is_refused():
 
 def test_defusedxml_is_active():
     safety.require_defusedxml()
+
+
+def test_zip_encrypted_member_is_refused():
+    # Set the “encrypted” bit of one member in the central directory (what a password-protected zip has).
+    content = bytearray(xlsx_bytes([filled()]))
+    name = b"xl/worksheets/sheet1.xml"
+    position = content.find(b"PK\x01\x02")
+    while position != -1:
+        name_length = int.from_bytes(content[position + 28:position + 30], "little")
+        if content[position + 46:position + 46 + name_length] == name:
+            content[position + 8] |= 0x1
+        position = content.find(b"PK\x01\x02", position + 4)
+    assert "加密" in refused(bytes(content))
