@@ -67,11 +67,13 @@ def _conninfo(dsn: str) -> str:
 
 class PostgresBackend(BaseBackend):
     """Options: ``dsn`` (libpq or SQLAlchemy URL; ``database_url`` is accepted as an alias),
-    ``table``, ``user_words``, ``synonyms``, ``candidates``, ``write_timeout``, ``feedback_facet``."""
+    ``table``, ``user_words``, ``synonyms``, ``candidates``, ``write_timeout``, ``feedback_facet``,
+    ``temporary`` (drop the tables at :meth:`close`)."""
 
     def __init__(self, fields: Iterable[FieldSpec] = (), dsn: str | None = None, table: str = "kb_search",
                  user_words: Iterable[str] = (), synonyms: Iterable[Iterable[str]] = (), candidates: int = 200,
-                 write_timeout: float = 30.0, feedback_facet: str | None = None, **options) -> None:
+                 write_timeout: float = 30.0, feedback_facet: str | None = None, temporary: bool = False,
+                 **options) -> None:
         dsn = dsn or options.pop("database_url", None)
         options.pop("index_dir", None)  # the file-based backends' option; the index lives in the database
         super().__init__(fields, **options)
@@ -84,6 +86,7 @@ class PostgresBackend(BaseBackend):
         self.candidates = candidates
         self.write_timeout = write_timeout
         self.feedback_facet = feedback_facet
+        self.temporary = temporary  # drop the tables at close (tests, throwaway indexes)
         self._groups: dict[str, float] = {}
         for spec in self.fields:
             self._groups[spec.index_name] = max(self._groups.get(spec.index_name, 0.0), spec.boost)
@@ -363,6 +366,8 @@ class PostgresBackend(BaseBackend):
         return keys[:limit]
 
     def close(self) -> None:
+        if self.temporary:
+            self.drop()
         for connection in (getattr(self._local, "connection", None), self._lock_connection):
             if connection is not None and not connection.closed:
                 connection.close()

@@ -30,8 +30,21 @@ def _whoosh(tmp_path: Path, fields, options) -> BaseBackend:
     return load_backend("search.whoosh_backend.WhooshBackend", fields=fields, index_dir=tmp_path / "index", **options)
 
 
+def _postgres(tmp_path: Path, fields, options) -> BaseBackend:
+    # The PostgreSQL full-text backend (docs/scaling.md) runs when the suite runs against PostgreSQL.
+    import uuid
+
+    from tests.conftest import POSTGRES_URL
+
+    if not POSTGRES_URL:
+        pytest.skip("the PostgreSQL backend needs KB_TEST_DATABASE_URL")
+    return load_backend("search.postgres_backend.PostgresBackend", fields=fields, dsn=POSTGRES_URL,
+                        table=f"contract_{uuid.uuid4().hex[:12]}", temporary=True, **options)
+
+
 ENGINES: dict[str, Callable[..., BaseBackend]] = {
     "whoosh": _whoosh,
+    "postgres": _postgres,
 }
 
 
