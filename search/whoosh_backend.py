@@ -32,6 +32,7 @@ from search.suggest import suggest_titles
 log = logging.getLogger(__name__)
 POINTER = "CURRENT"
 WORDS = "words.txt"
+PARALLEL_BUILD_FROM = 20_000
 
 
 class WhooshBackend(BaseBackend):
@@ -46,7 +47,7 @@ class WhooshBackend(BaseBackend):
     def __init__(self, fields: Iterable[FieldSpec] = (), index_dir: str | os.PathLike | None = None,
                  user_words: Iterable[str] = (), synonyms: Iterable[Iterable[str]] = (),
                  candidates: int = 100, write_timeout: float = 30.0, feedback_facets: dict[str, float] | None = None,
-                 postings_budget: int | None = 6000, **options) -> None:
+                 postings_budget: int | None = 6000, build_procs: int = 1, **options) -> None:
         super().__init__(fields, **options)
         if index_dir is None:
             raise ValueError("WhooshBackend needs index_dir")
@@ -56,6 +57,7 @@ class WhooshBackend(BaseBackend):
         self.candidates = candidates
         self.feedback_facets = dict(feedback_facets or {})
         self.postings_budget = postings_budget
+        self.build_procs = build_procs
         self.write_timeout = write_timeout
         self._lock = InterProcessLock(self.index_dir / "WRITER.lock")
         self._groups: dict[str, float] = {}
@@ -159,7 +161,7 @@ class WhooshBackend(BaseBackend):
             for document in documents:
                 words |= self._dictionary_words(document)
             self.analyzer.add_words(words)
-            writer = ix.writer(limitmb=256)
+            writer = ix.writer(limitmb=256, **self._build_options(len(documents)))
             for document in documents:
                 writer.add_document(**self._fields_of(document))
             writer.commit()
@@ -170,6 +172,12 @@ class WhooshBackend(BaseBackend):
             os.replace(pointer, self.index_dir / POINTER)
             self._remove_old_generations(keep=generation)
         return len(documents)
+
+    def _build_options(self, count: int) -> dict:
+        """With ``build_procs`` > 1, large rebuilds index in several processes, one segment each."""
+        if count >= PARALLEL_BUILD_FROM and (os.cpu_count() or 1) > 1 and self.build_procs > 1:
+            return {"procs": self.build_procs, "multisegment": True}
+        return {}
 
     def _remove_old_generations(self, keep: str) -> None:
         for old in self.index_dir.glob("gen-*"):
