@@ -1,10 +1,9 @@
-"""Reading glue shared by pages and API: search calls (with fallbacks while an engine function is
-missing), department summaries, facet labels."""
+"""Reading glue shared by pages and API: the search calls (kb.searching), department summaries, facet labels."""
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 import kb.searching as searching
@@ -22,36 +21,16 @@ def search(session: Session, backend: BaseBackend, text: str, **options: Any) ->
 
 def recommend(session: Session, backend: BaseBackend, text: str, *, department: str | None = None,
               limit: int = 20) -> dict[str, Any]:
-    function = getattr(searching, "recommend_indicators", None)
-    if function is not None:
-        return function(session, backend, text, department=department, limit=limit)
-    result = searching.search_indicators(session, backend, text, limit=limit)
+    result = searching.recommend_indicators(session, backend, text, department=department, limit=limit)
     return {"total": result["total"], "hits": result["hits"]}
 
 
 def suggest(session: Session, backend: BaseBackend, prefix: str, *, limit: int = 8) -> list[dict[str, Any]]:
-    prefix = (prefix or "").strip()
-    if not prefix:
-        return []
-    function = getattr(searching, "suggest_indicators", None)
-    if function is not None:
-        return function(session, backend, prefix, limit=limit)
-    # Until the engine's suggester exists: names containing the typed text, in-use ones first.
-    rows = session.scalars(
-        select(Indicator).options(selectinload(Indicator.department))
-        .where(or_(Indicator.name.contains(prefix, autoescape=True), Indicator.code.startswith(prefix, autoescape=True)))
-        .order_by(Indicator.state, func.length(Indicator.name), Indicator.code).limit(limit)
-    ).all()
-    return [{"code": i.code, "name": i.name, "department": i.department.name if i.department else None} for i in rows]
+    return searching.suggest_indicators(session, backend, (prefix or "").strip()[:100], limit=limit)
 
 
 def similar(session: Session, backend: BaseBackend, indicator: Indicator, *, limit: int = 6) -> list[dict[str, Any]]:
-    function = getattr(searching, "similar_indicators", None)
-    if function is not None:
-        return function(session, backend, indicator.code, limit=limit)
-    result = searching.search_indicators(session, backend, indicator.name, filters={"level2": indicator.level2},
-                                         limit=limit + 1)
-    return [hit for hit in result["hits"] if hit["code"] != indicator.code][:limit]
+    return searching.similar_indicators(session, backend, indicator.code, limit=limit)
 
 
 def department_names(session: Session) -> dict[str, str]:
