@@ -85,6 +85,8 @@ class ImportPlan:
     warnings: list[Problem]
     checklist: list[ChecklistItem]
     fingerprint: str = ""
+    state: str = ""  # digest of the database state the plan was made from (see imports.library_state)
+    actor_key: list[Any] = field(default_factory=list)  # who it was planned for
 
     def _count(self, action: str) -> list[PlannedRow]:
         return [row for row in self.rows if row.action == action]

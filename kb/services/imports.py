@@ -8,8 +8,9 @@ previewed, refuses when the library changed since (the preview's fingerprint), a
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -51,16 +52,32 @@ def preview_import(
     if table.problems:
         raise ImportFailed(table.problems, table.warnings)
     planner = Planner(session, actor, table, department_code, lock)
+    # Taken before planning: a change committed meanwhile (PostgreSQL reads committed data per
+    # statement) then makes the state differ at confirmation, and the file is planned again.
+    state = library_state(session)
     plan = planner.plan()
     plan.sha256 = hashlib.sha256(content).hexdigest()
+    plan.state = state
+    plan.actor_key = _actor_key(actor)
     return plan
 
 
 def confirm_import(
     session: Session, actor: Actor, content: bytes, filename: str, department_code: str | None,
-    fingerprint: str, progress: Callable[[int], None] | None = None,
+    fingerprint: str, progress: Callable[[int], None] | None = None, saved: ImportPlan | None = None,
 ) -> ImportResult:
-    """Apply the file the user previewed, unless the library changed since (:class:`PreviewOutdated`)."""
+    """Apply the file the user previewed, unless the library changed since (:class:`PreviewOutdated`).
+
+    ``saved`` (the preview's plan, see :func:`plan_to_json`) is applied as it is when nothing a plan
+    depends on changed since (:func:`library_state`), which saves reading and validating the file a
+    second time; otherwise the file is planned again and must have the same effect (``fingerprint``).
+    """
+    if saved is not None and saved.fingerprint == fingerprint and saved.sha256 == hashlib.sha256(content).hexdigest() \
+            and saved.department_code == department_code and saved.actor_key == _actor_key(actor):
+        if department_code is not None:  # the same lock the planner takes: one import per department at a time
+            session.scalar(select(Department.id).where(Department.code == department_code).with_for_update())
+        if saved.state == library_state(session):
+            return apply_import(session, actor, saved, progress)
     plan = preview_import(session, actor, content, filename, department_code, lock=True)
     if plan.fingerprint != fingerprint:
         raise PreviewOutdated("预览之后，指标库中的相关指标已被他人修改（或文件有变化）。请重新预览，核对后再确认导入；本次没有写入任何数据。")
@@ -112,6 +129,49 @@ def apply_import(
                   summary=f"从 {plan.filename} 导入：新增 {result.added}、修改 {result.changed}、未变 {result.unchanged}")
     session.flush()
     return result
+
+
+def library_state(session: Session) -> str:
+    """A digest of what every plan depends on: each indicator's code, owner and version (any edit
+    bumps the version), the departments, and the sets (their status decides who may import)."""
+    digest = hashlib.sha256()
+    queries = (
+        select(Indicator.code, Indicator.department_id, Indicator.row_version).order_by(Indicator.code),
+        select(Department.id, Department.code, Department.name).order_by(Department.id),
+        select(IndicatorSet.id, IndicatorSet.department_id, IndicatorSet.status, IndicatorSet.is_current,
+               IndicatorSet.row_version).order_by(IndicatorSet.id),
+    )
+    for query in queries:
+        for row in session.execute(query):
+            digest.update(repr(tuple(str(value) for value in row)).encode("utf-8"))
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
+def _actor_key(actor: Actor) -> list:
+    return [actor.username, actor.role, actor.department_id]
+
+
+def plan_to_json(plan: ImportPlan) -> str:
+    """A plan as JSON, to keep between the preview and the confirmation (what :func:`apply_import` needs)."""
+    return json.dumps({
+        "version": 1, "filename": plan.filename, "sha256": plan.sha256, "department_code": plan.department_code,
+        "fingerprint": plan.fingerprint, "state": plan.state, "actor_key": plan.actor_key,
+        "rows": [asdict(row) for row in plan.rows],
+    }, ensure_ascii=False)
+
+
+def plan_from_json(text: str) -> ImportPlan | None:
+    """The plan saved by :func:`plan_to_json`, or None when it cannot be read (then the file is planned again)."""
+    try:
+        data = json.loads(text)
+        if data.get("version") != 1:
+            return None
+        rows = [PlannedRow(**{**row, "changes": [FieldChange(**c) for c in row["changes"]]}) for row in data["rows"]]
+        return ImportPlan(data["filename"], data["sha256"], data["department_code"], rows, [], [], [],
+                          fingerprint=data["fingerprint"], state=data["state"], actor_key=data["actor_key"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _next_positions(session: Session, department_codes: set[str | None]) -> dict[str | None, int]:

@@ -106,6 +106,8 @@ def test_upload_preview_confirm_writes_once(department_user, world):
     again = department_user.post(f"/sheets/imports/{token}/confirm", data={"fingerprint": fingerprint_of(page)})
     assert again.status_code == 302 and count(world) == before + 2  # a second click imports nothing more
     assert count(world, AuditEntry, action="import") == 1
+    leftovers = sorted(p.suffix for p in (Path(world.config["KB_DATA_DIR"]) / "uploads").glob(f"{token}.*"))
+    assert leftovers == [".json"]  # the file and the saved plan are gone; the result stays for a reload
 
 
 def test_changes_are_shown_field_by_field(department_user, world):

@@ -23,7 +23,7 @@ from werkzeug.utils import safe_join
 
 from kb.errors import NotFound, PermissionDenied, Problem, ValidationFailed
 from kb.models import AuditEntry, Department
-from kb.services.imports import ImportFailed, PreviewOutdated, confirm_import, preview_import
+from kb.services.imports import PreviewOutdated, confirm_import, plan_from_json, plan_to_json, preview_import
 from kb.services.library import export_library
 from kb.spreadsheets.safety import MAX_FILE_BYTES, MAX_ROWS
 from kb.spreadsheets.template import TEMPLATE_TITLE, build_workbook, workbook_bytes
@@ -116,6 +116,8 @@ def preview(token: str):
         _store(token, None, meta)
         return _report(meta, token)
     session.rollback()
+    # Kept for the confirmation: applied as is when the library did not change (no second read).
+    _path(token, ".plan").write_text(plan_to_json(plan), encoding="utf-8")
     return render_template("sheets/preview.html", meta=meta, token=token, plan=plan,
                            department=_department_label(meta["department"]))
 
@@ -142,7 +144,7 @@ def confirm(token: str):
     session = get_session()
     try:
         result = confirm_import(session, actor, _content(token), meta["filename"], meta["department"],
-                                request.form.get("fingerprint", ""))
+                                request.form.get("fingerprint", ""), saved=_saved_plan(token))
         session.commit()
     except PreviewOutdated as error:
         session.rollback()
@@ -154,7 +156,8 @@ def confirm(token: str):
     meta.update(status="done", result={"added": result.added, "changed": result.changed,
                                        "unchanged": result.unchanged, "codes": result.codes[:200]})
     _store(token, None, meta)
-    _path(token, ".upload").unlink(missing_ok=True)
+    for suffix in (".upload", ".plan"):
+        _path(token, suffix).unlink(missing_ok=True)
     flash(f"导入完成：新增 {result.added} 项、修改 {result.changed} 项、未变 {result.unchanged} 项。", "success")
     return redirect(url_for(".preview", token=token))
 
@@ -337,8 +340,15 @@ def _content(token: str) -> bytes:
         raise NotFound("上传的文件已被删除或已过期，请重新上传。") from None
 
 
+def _saved_plan(token: str):
+    try:
+        return plan_from_json(_path(token, ".plan").read_text(encoding="utf-8"))
+    except OSError:
+        return None
+
+
 def _remove(token: str) -> None:
-    for suffix in (".upload", ".json"):
+    for suffix in (".upload", ".plan", ".json"):
         _path(token, suffix).unlink(missing_ok=True)
 
 

@@ -337,3 +337,62 @@ def test_only_examples_is_an_empty_import(session, library):
         preview_import(session, FINANCE, workbook_bytes(build_workbook()), "模版.xlsx", "901")
     assert "没有填写任何指标" in caught.value.problems[0].message
     assert any("示例" in w.message for w in caught.value.warnings)
+
+
+# ------------------------------------------------------------------ the preview's plan, kept until confirmation
+
+def test_saved_plan_is_applied_without_reading_the_file_again(session, library, monkeypatch):
+    from kb.services import imports
+
+    content = xlsx_bytes([existing_row(指标值=99), filled()])
+    plan = preview_import(session, FINANCE, content, "f.xlsx", "901")
+    saved = imports.plan_from_json(imports.plan_to_json(plan))
+    assert [(r.action, r.code, r.after) for r in saved.rows] == [(r.action, r.code, r.after) for r in plan.rows]
+    session.rollback()
+    monkeypatch.setattr(imports, "read_table", lambda *args: pytest.fail("the file was read again"))
+    result = confirm_import(session, FINANCE, content, "f.xlsx", "901", plan.fingerprint, saved=saved)
+    session.commit()
+    assert (result.added, result.changed) == (1, 1)
+    assert session.scalar(select(Indicator.target).where(Indicator.code == "T-001")) == "99"
+
+
+def test_saved_plan_is_replanned_when_anything_changed(session, engine, library, monkeypatch):
+    from kb.services import imports
+
+    content = xlsx_bytes([existing_row(指标值=99)])
+    plan = preview_import(session, FINANCE, content, "f.xlsx", "901")
+    saved = imports.plan_from_json(imports.plan_to_json(plan))
+    session.rollback()
+    with make_session_factory(engine)() as other:  # an unrelated edit elsewhere in the library
+        other.scalar(select(Indicator).where(Indicator.code == "O-001")).definition = "他局修改"
+        other.commit()
+    reads = []
+    original = imports.read_table
+    monkeypatch.setattr(imports, "read_table", lambda *args: reads.append(1) or original(*args))
+    result = confirm_import(session, FINANCE, content, "f.xlsx", "901", plan.fingerprint, saved=saved)
+    assert reads == [1] and result.changed == 1  # planned again, same effect: applied
+    session.rollback()
+    with make_session_factory(engine)() as other:  # now the indicator the file changes is edited
+        other.scalar(select(Indicator).where(Indicator.code == "T-001")).definition = "别人改了"
+        other.commit()
+    with pytest.raises(PreviewOutdated):
+        confirm_import(session, FINANCE, content, "f.xlsx", "901", plan.fingerprint, saved=saved)
+
+
+def test_saved_plan_of_another_person_or_file_is_not_trusted(session, library):
+    from kb.services import imports
+
+    content = xlsx_bytes([existing_row(指标值=99)])
+    plan = preview_import(session, FINANCE, content, "f.xlsx", "901")
+    forged = imports.plan_from_json(imports.plan_to_json(plan))
+    forged.rows[0].data["target"] = "1"  # a tampered plan for another file is ignored: the file decides
+    other_file = xlsx_bytes([existing_row(指标值=98)])
+    session.rollback()
+    with pytest.raises(PreviewOutdated):
+        confirm_import(session, FINANCE, other_file, "f.xlsx", "901", plan.fingerprint, saved=forged)
+    session.rollback()
+    someone = Actor("other", "finance", 9)
+    result = confirm_import(session, someone, content, "f.xlsx", "901", plan.fingerprint, saved=forged)
+    session.commit()
+    assert result.changed == 1 and session.scalar(select(Indicator.target).where(Indicator.code == "T-001")) == "99"
+    assert imports.plan_from_json("not json") is None and imports.plan_from_json('{"version": 2}') is None
