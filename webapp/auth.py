@@ -18,10 +18,12 @@ from kb.errors import ValidationFailed
 from kb.models import User
 from kb.services import accounts
 from kb.services.audit import Actor
+from kb.vocab import Role
 from webapp.db import get_session
 
 bp = Blueprint("auth", __name__)
 SESSION_MAX_HOURS = 12
+ADMIN_IDLE_MINUTES = 15
 UNCHECKED_FOR_PASSWORD_AGE = {"auth.change_password", "auth.logout", "static"}
 
 
@@ -76,12 +78,15 @@ def load_user() -> None:
         return None
     user = get_session().get(User, user_id)
     now = time.time()
-    idle_limit = current_app.config["SESSION_IDLE_MINUTES"] * 60
+    idle_minutes = current_app.config["SESSION_IDLE_MINUTES"]
+    if user is not None and user.role == Role.ADMIN and current_app.config.get("SEPARATION_OF_DUTIES"):
+        idle_minutes = min(idle_minutes, ADMIN_IDLE_MINUTES)  # 三员 accounts: 15 minutes (security.md 1.1 b)
+    idle_limit = idle_minutes * 60
     reason = None
     if user is None or not user.is_active or session.get("epoch") != (user.session_epoch or 0):
         reason = "您的登录已失效（已在别处退出、修改了密码或账户被停用），请重新登录。"
     elif now - session.get("seen", 0) > idle_limit:
-        reason = f"您已超过 {current_app.config['SESSION_IDLE_MINUTES']} 分钟未操作，为安全起见已自动退出，请重新登录。"
+        reason = f"您已超过 {idle_minutes} 分钟未操作，为安全起见已自动退出，请重新登录。"
     elif now - session.get("login_at", 0) > SESSION_MAX_HOURS * 3600:
         reason = f"登录已超过 {SESSION_MAX_HOURS} 小时，请重新登录。"
     if reason:

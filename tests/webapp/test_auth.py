@@ -137,3 +137,18 @@ def test_server_error_page_has_a_reference_and_no_trace(app_config, database_url
     page = response.get_data(as_text=True)
     assert response.status_code == 500
     assert "系统出错了" in page and "错误编号" in page and "secret internals" not in page
+
+
+def test_admins_time_out_after_15_minutes_when_duties_are_separated(app_config, database_url):
+    from webapp import create_app
+    from tests.webapp.test_permission_matrix import as_user, build_world
+
+    app = create_app({**app_config, "SEPARATION_OF_DUTIES": True})
+    users = build_world(app)
+    admin, finance = as_user(app, users["admin"]), as_user(app, users["finance"])
+    for client in (admin, finance):
+        with client.session_transaction() as session:
+            session["seen"] = time.time() - 16 * 60
+    assert admin.get("/admin/users").status_code == 302  # 三员: 15 minutes
+    assert finance.get("/departments").status_code == 200  # business users: 30 minutes
+    app.extensions["kb"].engine.dispose()
