@@ -96,18 +96,20 @@ def understand(session: Session, text: str) -> Understanding:
         for code, name in session.execute(select(Department.code, Department.name).where(Department.id.in_(owners)))
     ]
     lengths = {code: len(core) for code, core in departments}
-    kept, named = [], []
-    for part in re.split(r"[\s,，、;；]+", rest):
+    named = []
+    for part in re.split(r"[\s,，、;；:：。]+", rest):
         matches = [code for code, core in departments if _mentions(part, core)] if part else []
         if matches:
             # Several matches: the one whose name is shortest is the main department (教育局, not a school).
             found.departments.append(min(matches, key=lambda code: (lengths[code], code)))
             named.append(part)
-        elif part:
-            kept.append(part)
-    if not kept and not (found.level1 or found.level2):
-        kept = named  # only a department word (民政, 信访): search for it, with the department boosted
-    found.text = " ".join(kept)
+    remaining = rest
+    for part in named:
+        remaining = remaining.replace(part, " ")
+    if not re.sub(r"[\s,，、;；:：。]+", "", remaining) and not (found.level1 or found.level2):
+        remaining = rest  # only a department word (民政, 信访): search for it, with the department boosted
+    # Keep the punctuation: a pasted description's first clause names its project (see search.planner).
+    found.text = re.sub(r"\s+", " ", remaining).strip(" ,，、;；:：。")
     return found
 
 

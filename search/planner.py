@@ -7,6 +7,7 @@ do not explode into hundreds of posting lists (search-performance.md: the only b
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ TYPO_WEIGHT = 0.9
 SYNONYM_WEIGHT = 0.7
 PINYIN_WEIGHT = 1.0
 CONTAINING_WEIGHT = 0.8
+LEAD_WEIGHT = 1.5
 # A token found in more than this share of documents says little (用于, 服务, 率 …).
 STOP_SHARE = 0.2
 # The most terms handed to the engine; the most telling win (client-side minimum-should-match).
@@ -62,6 +64,11 @@ def plan_query(
                 candidates[token] = weight
 
     typed = list(analyzer.tokens(text))
+    if len(text) > SHORT_QUERY:
+        # A pasted description starts with the project's name (农村危房改造补助：…): its words weigh more.
+        lead = re.split(r"[:：,，。;；]", text, maxsplit=1)[0]
+        if len(lead) < len(text):
+            add(analyzer.tokens(lead), LEAD_WEIGHT)
     add(typed, 1.0)
     plan.typed.update(typed)
     if looks_like_pinyin(text) and not any(doc_frequency(t) for t in typed):
