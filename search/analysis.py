@@ -118,6 +118,16 @@ class Analyzer:
         self._ensure_ready()
         return [w for w in self._tokenizer.cut(normalize(text), HMM=False) if _TOKEN_CHAR.match(w)]
 
+    def known_positions(self, text: str) -> set[int]:
+        """Positions in normalised ``text`` covered by dictionary words of two or more characters."""
+        self._ensure_ready()
+        return {
+            position
+            for word, start, end in self._tokenizer.tokenize(normalize(text), HMM=False)
+            if len(word) > 1 and self._tokenizer.FREQ.get(word)
+            for position in range(start, end)
+        }
+
     def tokens(self, text: str) -> tuple[str, ...]:
         """Search-mode tokens: every word plus its dictionary sub-words; single characters and digits kept."""
         cached = self._cache.get(text)
@@ -275,12 +285,14 @@ class Homophones:
                 bucket = self._by_sound.setdefault(pinyin_full(word), {})
                 bucket[word] = bucket.get(word, 0) + weight
 
-    def correct(self, text: str, known: Mapping[str, int] | set[str], single: bool = True) -> str:
+    def correct(self, text: str, known: Mapping[str, int] | set[str], single: bool = True,
+                protected: set[int] = frozenset()) -> str:
         """``text`` with unknown runs replaced by the most common known word that sounds the same.
 
         Known words (2–4 characters) are kept as they are; an unknown run of 2–4 characters is
         replaced by a known word that sounds the same and differs in one character; with ``single``,
-        an unknown single character by the most common known character that sounds the same.
+        an unknown single character by the most common known character that sounds the same. Positions
+        in ``protected`` (real words such as 教材, even if the index lacks them) are never changed.
         """
         text = normalize(text)
         out, i = [], 0
@@ -295,13 +307,15 @@ class Homophones:
                 run = text[i:i + size]
                 if len(run) < size or not all(is_cjk(c) for c in run):
                     continue
+                if all(p in protected for p in range(i, i + size)):
+                    continue
                 candidates = self._by_sound.get(pinyin_full(run), {})
                 best = max(candidates, key=candidates.get, default=None)
                 if best and len(best) == size and sum(a != b for a, b in zip(best, run)) == 1:
                     out.append(best)
                     replaced = size
                     break
-            if not replaced and single and is_cjk(text[i]) and text[i] not in known:
+            if not replaced and single and is_cjk(text[i]) and text[i] not in known and i not in protected:
                 candidates = {w: n for w, n in self._by_sound.get(pinyin_full(text[i]), {}).items() if len(w) == 1}
                 best = max(candidates, key=candidates.get, default=None)
                 if best:

@@ -80,7 +80,7 @@ def plan_query(
     short = len(text) <= SHORT_QUERY
     if is_cjk(text) and short:
         repair, known = homophones()
-        corrected = repair.correct(text, known, single=True)
+        corrected = repair.correct(text, known, single=True, protected=analyzer.known_positions(text))
         if corrected != text:
             plan.corrected = corrected
             add((t for t in analyzer.tokens(corrected) if t not in candidates), TYPO_WEIGHT)
