@@ -32,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     sessions = make_session_factory(engine)
     backend = load_backend(
         app.config["SEARCH_BACKEND"], fields=INDICATOR_FIELDS, index_dir=app.config["SEARCH_INDEX_DIR"],
+        database_url=app.config["DATABASE_URL"],  # for search.postgres_backend (the index in the database)
         **search_options(),
     )
     install_index_sync(sessions, backend)
