@@ -112,12 +112,17 @@ class Ranker:
         banned = set(searcher.docs_for_query(mask)) if mask is not None else set()
         scores: dict[int, float] = {}
         get = scores.get
+        # A single very common word (满意度 in 20 % of a province's library) would walk every posting:
+        # stop each list at the budget; its documents are alike and the re-ranker orders them.
+        cap = getattr(self.backend, "postings_budget", None) or float("inf")
         for leaf in leaves:
             matcher = leaf.matcher(searcher)
-            while matcher.is_active():
+            walked = 0
+            while matcher.is_active() and walked < cap:
                 docnum = matcher.id()
                 scores[docnum] = get(docnum, 0.0) + matcher.score()
                 matcher.next()
+                walked += 1
         if allowed is not None or banned:
             scores = {d: v for d, v in scores.items() if (allowed is None or d in allowed) and d not in banned}
         return heapq.nlargest(self.backend.candidates, ((v, d) for d, v in scores.items()))

@@ -333,6 +333,31 @@ class WhooshBackend(BaseBackend):
             self._local.searcher = None
 
 
+def _remember_missing_length_columns() -> None:
+    """Whoosh looks for the field-length column of every posting while committing and, for ID fields
+    (which have none), asks the file system each time; remember the answer per segment reader."""
+    from whoosh.codec import whoosh3
+
+    original = whoosh3.W3PerDocReader._cached_reader
+    if getattr(original, "remembers_missing", False):
+        return
+
+    def cached_reader(self, fieldname, column):
+        missing = self.__dict__.setdefault("_missing_columns", set())
+        if fieldname in missing:
+            return None
+        reader = original(self, fieldname, column)
+        if reader is None:
+            missing.add(fieldname)
+        return reader
+
+    cached_reader.remembers_missing = True
+    whoosh3.W3PerDocReader._cached_reader = cached_reader
+
+
+_remember_missing_length_columns()
+
+
 class DamagedIndex(RuntimeError):
     """The index directory cannot be opened (e.g. a crash mid-commit); it must be rebuilt."""
 
