@@ -8,11 +8,13 @@ export KB_DATA_DIR
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 KB_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/kb_test
 
-.PHONY: run test test-sqlite test-postgres install install-test system-deps index clean help
+.PHONY: run test test-sqlite test-postgres install install-test system-deps index clean help \
+	check-deploy backup load-test fault-test bench-search db-upgrade db-revision
 
 help:
 	@echo "make run   — 安装、初始化数据并在 http://127.0.0.1:5000 启动"
 	@echo "make test  — 安装测试依赖并运行全部测试（SQLite 与 PostgreSQL）"
+	@echo "运维：make check-deploy | backup [BACKUP_DIR=…] | db-upgrade | load-test | fault-test | bench-search（见 docs/deploy.md）"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +62,35 @@ test-postgres:
 	  $(BIN)/python -c "import psycopg; c = psycopg.connect('$(PG_ADMIN_URL)', autocommit=True); c.execute('DROP DATABASE IF EXISTS kb_test WITH (FORCE)'); c.execute('CREATE DATABASE kb_test')"; \
 	  KB_TEST_DATABASE_URL=$(KB_TEST_PG_URL) $(BIN)/python -m pytest -q -m "not e2e"; \
 	else echo "PostgreSQL not reachable at $(PG_ADMIN_URL): PostgreSQL run skipped"; fi
+
+# ---- operations (docs/deploy.md, docs/benchmarks.md) -------------------------------------------
+BACKUP_DIR ?= ./backups
+
+check-deploy: install
+	$(BIN)/kb check-deploy
+
+backup: install
+	$(BIN)/kb backup $(BACKUP_DIR) --keep 30
+
+db-upgrade: install
+	$(BIN)/kb db upgrade
+
+# New schema revision from the models (developers): make db-revision REV=0005 MSG="what changed"
+db-revision: install
+	rm -f /tmp/kb-revision.sqlite3
+	$(BIN)/python -c "from kb.db import make_engine; from kb.migrations import upgrade_database, new_revision; \
+	e = make_engine('sqlite:////tmp/kb-revision.sqlite3'); upgrade_database(e); new_revision(e, '$(MSG)', '$(REV)')"
+
+# 50 users for 5 minutes against kb serve with 2 workers (about 6 minutes in all).
+load-test: install
+	$(BIN)/python benchmarks/load.py --users 50 --duration 300 --workers 2
+
+# kill -9 during imports and indexing, concurrent edits, full disk (needs root for the tmpfs).
+fault-test: install
+	$(BIN)/python benchmarks/faults.py all
+
+bench-search: install
+	$(BIN)/python benchmarks/search_backends.py --sizes 10000
 
 clean:
 	rm -rf $(VENV) build *.egg-info
