@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from markupsafe import Markup, escape
 
 from webapp.permissions import can_open
@@ -56,12 +57,32 @@ def _is_active(endpoint: str, blueprint: str) -> bool:
     return not shared and endpoint.split(".")[0] == blueprint
 
 
+# endpoint → a function counting what waits for the signed-in user there (shown next to the nav item).
+BADGES: dict[str, Callable[[], int]] = {}
+
+
+def register_badge(endpoint: str, counter: Callable[[], int]) -> None:
+    """Show ``counter()`` next to the nav item of ``endpoint`` (e.g. 待办 and its open items)."""
+    BADGES[endpoint] = counter
+
+
+def _badge(endpoint: str) -> int:
+    counter = BADGES.get(endpoint)
+    if counter is None:
+        return 0
+    try:
+        return counter()
+    except Exception:  # a badge must never break a page (error pages render the nav too)
+        current_app.logger.exception("nav badge for %s failed", endpoint)
+        return 0
+
+
 def nav_items() -> list[dict[str, object]]:
     if g.get("user") is None:
         return []
     current = request.blueprint or ""
     return [
-        {"endpoint": endpoint, "label": label, "active": _is_active(endpoint, current)}
+        {"endpoint": endpoint, "label": label, "active": _is_active(endpoint, current), "badge": _badge(endpoint)}
         for endpoint, label in NAV
         if can_open(endpoint)
     ]

@@ -48,7 +48,9 @@ def test_journey_through_the_pages(world, people, login):
     assert department.post(f"/workflow/sets/{draft.id}/submit").status_code == 302
 
     finance = as_user(app, login, "caizheng")
-    assert "待财政确认" in finance.get("/workflow/inbox").get_data(as_text=True)
+    inbox_page = finance.get("/workflow/inbox").get_data(as_text=True)
+    assert "待财政确认" in inbox_page
+    assert '<span class="nav-badge" aria-label="2 项">2</span>' in inbox_page  # to confirm + to assign
     response = finance.post(f"/workflow/sets/{draft.id}/assign",
                             data={"expert_id": str(people["zhuanjia"].id), "due_on": "2099-12-31"})
     assert response.status_code == 302
@@ -209,3 +211,11 @@ def test_certification_rule_is_a_setting(world, people, make_user, login, rule, 
     for expert in experts[:2]:
         assert as_user(world, login, expert.username).post(f"/workflow/sets/{draft.id}/certify").status_code == 302
     assert (set_of(world, "101").status.value == "certified") is certified_after_two
+
+
+def test_a_failing_badge_does_not_break_pages(world, people, login, monkeypatch):
+    from webapp import templating
+
+    monkeypatch.setitem(templating.BADGES, "workflow.inbox", lambda: 1 / 0)
+    response = as_user(world, login, "caizheng").get("/workflow/board")
+    assert response.status_code == 200 and "nav-badge" not in response.get_data(as_text=True)

@@ -4,12 +4,15 @@ from __future__ import annotations
 from flask import render_template, url_for
 
 from kb.services.inbox import inbox as inbox_items
+from kb.services.inbox import inbox_count
 from webapp.auth import current_actor
 from webapp.db import get_session
 from webapp.permissions import SIGNED_IN, register
+from webapp.templating import register_badge
 from webapp.views.workflow import bp
 
 register({"workflow.inbox": SIGNED_IN})
+register_badge("workflow.inbox", lambda: inbox_count(get_session(), current_actor()))
 
 
 def target_url(target: tuple[str, int]) -> str:
