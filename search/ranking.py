@@ -95,7 +95,8 @@ class Ranker:
             # Minimum match on relevance alone: a retired or boosted-down hit is lower, not gone.
             best = max((d["_relevance"] for _, _, d in ranked if d["_relevance"] < EXACT_BONUS), default=0.0)
             floor = (MIN_SHARE_LONG if long_query else MIN_SHARE) * best
-            ranked = [item for item in ranked if item[2]["_relevance"] >= floor]
+            # ... unless the document contains every word typed (信访 in a definition is still a match).
+            ranked = [item for item in ranked if item[2]["_relevance"] >= floor or item[2].get("_complete")]
         return self._results(ranked, plan)
 
     def _candidates(self, leaves, restrict, mask) -> list[tuple[float, int]]:
@@ -188,6 +189,7 @@ class Ranker:
         matched = {t: w for t, w in plan.terms.items() if t in doc_tokens}
         typed = [t for t in plan.typed if t in plan.idf]
         query_cov = min(1.0, coverage(typed, matched, plan.idf) if typed else 0.0)
+        data["_complete"] = bool(typed) and all(t in doc_tokens for t in typed)
         title_cov = coverage(data["tt"], {t: w for t, w in plan.terms.items()}, plan.idf) if data["tt"] else 0.0
         return SCORE_SHARE * share + QUERY_COVERAGE_SHARE * query_cov + TITLE_COVERAGE_SHARE * title_cov, factor
 
