@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_te
 from kb.errors import ValidationFailed
 from kb.models import User
 from kb.services import accounts
-from kb.services.audit import Actor
+from kb.services.audit import Actor, record_change
 from kb.vocab import Role
 from webapp.db import get_session
 
@@ -90,6 +90,11 @@ def load_user() -> None:
     elif now - session.get("login_at", 0) > SESSION_MAX_HOURS * 3600:
         reason = f"登录已超过 {SESSION_MAX_HOURS} 小时，请重新登录。"
     if reason:
+        if user is not None and session.get("epoch") == (user.session_epoch or 0):
+            # A timeout (not an already ended session) is a security event worth a line in the audit log.
+            record_change(get_session(), Actor.of(user, request.remote_addr or ""), "timeout", "user",
+                          user.username, summary=reason[:60])
+            get_session().commit()
         session.clear()
         if not is_api_request():
             flash(reason, "warning")

@@ -118,3 +118,24 @@ def test_main_pages_for_the_readme(page, live_server, login, screenshot, browser
         screenshot(mobile, "phone-search")
     finally:
         phone.close()
+
+
+def test_keyboard_suggestion_and_reorder_buttons(page, live_server, login):
+    login(page, "caizheng")
+    box = page.locator("#home-q")
+    box.press_sequentially("学生", delay=60)
+    page.locator("#home-q-list li").first.wait_for()
+    first = page.locator("#home-q-list li").first.inner_text()
+    box.press("ArrowDown")
+    box.press("Enter")  # the highlighted suggestion opens its indicator
+    page.wait_for_url(re.compile(r"/indicators/[^/?]+$"))
+    assert page.locator("h1").inner_text() in first
+    page.goto(f"{live_server.url}/departments/104/reorder")
+    codes = page.locator("input[name=order]")
+    before = [codes.nth(i).get_attribute("value") for i in range(codes.count())]
+    page.locator("[data-move=down]").first.click()
+    page.locator("button[type=submit]", has_text="保存顺序").click()
+    page.wait_for_url(re.compile(r"/departments/104$"))
+    page.goto(f"{live_server.url}/departments/104/reorder")
+    after = [codes.nth(i).get_attribute("value") for i in range(codes.count())]
+    assert after == [before[1], before[0], *before[2:]]

@@ -57,6 +57,8 @@ def test_idle_timeout_ends_the_session(app, client, make_user, login):
     response = client.get("/departments")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert "未操作" in client.get("/login").get_data(as_text=True)
+    with app.extensions["kb"].sessions() as session:
+        assert session.scalar(select(AuditEntry.action).where(AuditEntry.action == "timeout")) == "timeout"
 
 
 def test_password_change_signs_out_other_browsers(app, client, make_user, login):
