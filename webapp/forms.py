@@ -28,11 +28,13 @@ def split_list(text: str) -> list[str]:
 
 def indicator_from_form(form: MultiDict, *, with_code: bool) -> dict[str, Any]:
     """The indicator dict of a submitted form (basis rows from parallel ``basis_*`` lists)."""
-    data: dict[str, Any] = {name: form.get(name, "") for name in TEXT_FIELDS}
+    # Only fields the form carries: an edit keeps what the form does not show (the caller merges).
+    data: dict[str, Any] = {name: form[name] for name in TEXT_FIELDS if name in form}
     if with_code:
         data["code"] = form.get("code", "")
     for name in LIST_FIELDS:
-        data[name] = split_list(form.get(name, ""))
+        if name in form:
+            data[name] = split_list(form[name])
     kinds, titles, numbers = form.getlist("basis_kind"), form.getlist("basis_title"), form.getlist("basis_doc_no")
     data["basis"] = [
         {"kind": kind, "title": title, "doc_no": number}

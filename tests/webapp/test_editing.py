@@ -168,3 +168,16 @@ def test_forms_without_the_csrf_token_are_refused(world, finance):
     assert response.status_code == 400
     assert "CSRF" in response.get_data(as_text=True)
     assert indicator(world, "WJ-001").state == IndicatorState.ACTIVE
+
+
+def test_editing_a_retired_indicator_keeps_it_retired_and_keeps_unshown_fields(world, finance):
+    version = indicator(world, "WJ-002").row_version
+    finance.post("/indicators/WJ-002/retire", data={"row_version": version})
+    data = form_of(finance.get("/indicators/WJ-002/edit").get_data(as_text=True))
+    data.pop("evidence", None)  # a form that does not carry a field leaves it alone
+    before = indicator(world, "WJ-002")
+    data["target"] = "96"
+    assert finance.post("/indicators/WJ-002/edit", data=data).status_code == 302
+    after = indicator(world, "WJ-002")
+    assert after.state == IndicatorState.RETIRED and after.target == "96"
+    assert after.evidence == before.evidence

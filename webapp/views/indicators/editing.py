@@ -84,7 +84,11 @@ def edit(code: str):
     if request.method == "GET":
         data = indicator_to_dict(indicator)
         return _form_page(data=data, mode="edit", indicator=indicator, department=indicator.department)
-    data = indicator_from_form(request.form, with_code=False)
+    # Start from the stored indicator: fields the form does not show, and its state (retiring is a
+    # separate action), stay as they are.
+    current = indicator_to_dict(indicator)
+    current.pop("code", None)
+    data = {**current, **indicator_from_form(request.form, with_code=False), "state": indicator.state.value}
     expected = version_from(request.form)
     try:
         update_indicator(session, current_actor(), code, data, expected)
