@@ -179,7 +179,7 @@ def _worksheet_grid(worksheet, table: Table) -> tuple[_Grid, dict[tuple[int, int
         values, percent = [], []
         for cell in cells:
             position = (cell.row, cell.column)
-            value = merged.get(position, cell.value) if position in merged else cell.value
+            value = merged[position] if position in merged else cell.value
             if cell.data_type == "f" and position not in merged:
                 formulas[position] = value
             elif cell.data_type == "e":
