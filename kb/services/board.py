@@ -12,10 +12,11 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.models import Department, Indicator, IndicatorSet
+from kb.models import Department, Indicator, IndicatorSet, ReviewAssignment, ReviewComment, ReviewRequest
 from kb.models.base import utcnow
 from kb.services.reviews import open_comment_counts
-from kb.services.workflow import open_review, status_since
+from kb.models.workflow import CommentKind, ReviewStatus
+from kb.services.workflow import state_entered
 from kb.vocab import IndicatorState, SetStatus, taxonomy
 
 NOT_STARTED = "not_started"
@@ -95,9 +96,17 @@ def progress_board(session: Session, *, pilots_only: bool = False, status: str |
     ):
         counts.setdefault(department_id, {})[level1] = count
     open_counts = open_comment_counts(session)
+    # One query each for every department's open review and last return (not one per department).
+    reviews = {review.set_id: review for review in session.scalars(
+        select(ReviewRequest).where(ReviewRequest.status == ReviewStatus.OPEN)
+        .options(selectinload(ReviewRequest.assignments).selectinload(ReviewAssignment.expert)))}
+    returned_at = dict(session.execute(
+        select(ReviewComment.set_id, func.max(ReviewComment.created_at))
+        .where(ReviewComment.kind == CommentKind.RETURN).group_by(ReviewComment.set_id)).all())
     rows, status_counts, pilot_counts = [], {}, {}
     for department in departments:
-        row = _row(session, department, counts.get(department.id, {}), open_counts, level1_names, today)
+        row = _row(department, counts.get(department.id, {}), open_counts, reviews, returned_at, level1_names,
+                   today)
         status_counts[row.status] = status_counts.get(row.status, 0) + 1
         if department.pilot:
             pilot_counts[row.status] = pilot_counts.get(row.status, 0) + 1
@@ -107,7 +116,7 @@ def progress_board(session: Session, *, pilots_only: bool = False, status: str |
     return Board(rows, level1_names, utcnow(), status_counts, pilot_counts)
 
 
-def _row(session, department: Department, counts, open_counts, level1_names, today) -> BoardRow:
+def _row(department: Department, counts, open_counts, reviews, returned_at, level1_names, today) -> BoardRow:
     current: IndicatorSet | None = department.current_set
     status = current.status.value if current else NOT_STARTED
     days = None
@@ -115,8 +124,8 @@ def _row(session, department: Department, counts, open_counts, level1_names, tod
     certified = [s for s in department.indicator_sets if s.status == SetStatus.CERTIFIED]
     published = f"{certified[-1].year} 年第 {certified[-1].version} 版" if certified else ""
     if current is not None:
-        days = max(0, (today - status_since(session, current).date()).days)
-        review = open_review(session, current)
+        days = max(0, (today - state_entered(current, returned_at.get(current.id)).date()).days)
+        review = reviews.get(current.id)
         if review is not None:
             experts = "、".join(a.expert.display_name or a.expert.username for a in review.assignments)
     return BoardRow(

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.models import ChangeRequest, Department, IndicatorSet, ReviewComment, ReviewRequest
+from kb.models import ChangeRequest, Department, IndicatorSet, ReviewAssignment, ReviewComment, ReviewRequest
 from kb.models.base import utcnow
 from kb.models.workflow import ChangeStatus, CommentKind, ReviewStatus
 from kb.services.audit import Actor
-from kb.services.reviews import expert_reviews, open_comment_counts
-from kb.services.workflow import assignment_of, department_must_reconfirm, open_review, set_label
+from kb.services.reviews import open_comment_counts
+from kb.services.workflow import department_must_reconfirm, set_label
 from kb.vocab import SetStatus
 
 
@@ -85,8 +85,10 @@ def _finance_items(session: Session, today: dt.date) -> list[InboxItem]:
         .options(selectinload(IndicatorSet.department))
         .order_by(IndicatorSet.submitted_at)
     ).all()
+    reviews = {review.set_id: review for review in session.scalars(
+        select(ReviewRequest).where(ReviewRequest.status == ReviewStatus.OPEN))}
     for indicator_set in sets:
-        review = open_review(session, indicator_set)
+        review = reviews.get(indicator_set.id)
         if indicator_set.status == SetStatus.SUBMITTED:
             waiting = department_must_reconfirm(session, indicator_set)
             items.append(InboxItem(
@@ -108,23 +110,34 @@ def _finance_items(session: Session, today: dt.date) -> list[InboxItem]:
 
 
 def _expert_items(session: Session, actor: Actor, today: dt.date) -> list[InboxItem]:
+    if actor.user_id is None:
+        return []
+    rows = session.execute(
+        select(ReviewRequest, ReviewAssignment)
+        .join(ReviewAssignment, ReviewAssignment.request_id == ReviewRequest.id)
+        .join(IndicatorSet, IndicatorSet.id == ReviewRequest.set_id)
+        .where(ReviewAssignment.expert_id == actor.user_id, ReviewRequest.status == ReviewStatus.OPEN,
+               ReviewAssignment.decision.is_(None),
+               IndicatorSet.status.in_((SetStatus.SUBMITTED, SetStatus.CONFIRMED)))
+        .options(selectinload(ReviewRequest.indicator_set).selectinload(IndicatorSet.department))
+        .order_by(ReviewRequest.due_on)
+    ).all()
+    # Answers to this expert's comments, per set, given since the review was requested.
+    answered = dict(session.execute(
+        select(ReviewComment.set_id, func.count())
+        .join(ReviewRequest, (ReviewRequest.set_id == ReviewComment.set_id) & (ReviewRequest.status == ReviewStatus.OPEN))
+        .where(ReviewComment.author_id == actor.user_id, ReviewComment.answered_at.is_not(None),
+               ReviewComment.answered_at > ReviewRequest.requested_at)
+        .group_by(ReviewComment.set_id)).all())
     items = []
-    for review in expert_reviews(session, actor):
+    for review, _assignment in rows:
         indicator_set = review.indicator_set
-        if review.status != ReviewStatus.OPEN or indicator_set.status not in (SetStatus.SUBMITTED, SetStatus.CONFIRMED):
-            continue
-        assignment = assignment_of(session, actor, indicator_set)
-        if assignment is None or assignment.decision is not None:
-            continue
         ready = "可以审定或退回" if indicator_set.status == SetStatus.CONFIRMED else "可先提意见，财政确认后审定"
         items.append(InboxItem("to_review", f"评审{set_label(indicator_set)}",
                                f"截止 {review.due_on:%Y-%m-%d}；{ready}。", ("set", indicator_set.id),
                                review.due_on, urgent=review.is_overdue(today)))
-        answered = session.scalar(select(func.count()).select_from(ReviewComment).where(
-            ReviewComment.set_id == indicator_set.id, ReviewComment.author_id == actor.user_id,
-            ReviewComment.answered_at.is_not(None), ReviewComment.answered_at > review.requested_at))
-        if answered:
-            items.append(InboxItem("answered", f"部门已答复您的 {answered} 条意见",
+        if answered.get(indicator_set.id):
+            items.append(InboxItem("answered", f"部门已答复您的 {answered[indicator_set.id]} 条意见",
                                    f"{set_label(indicator_set)}：请查看答复。", ("set", indicator_set.id)))
     return items
 

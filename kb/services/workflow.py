@@ -87,19 +87,24 @@ def assignment_of(session: Session, actor: Actor, indicator_set: IndicatorSet) -
 
 def status_since(session: Session, indicator_set: IndicatorSet) -> dt.datetime:
     """When the set entered its current status (for “days in the current state”)."""
-    status = indicator_set.status
+    returned_at = session.scalar(
+        select(func.max(ReviewComment.created_at))
+        .where(ReviewComment.set_id == indicator_set.id, ReviewComment.kind == CommentKind.RETURN)
+    )
+    return state_entered(indicator_set, returned_at)
+
+
+def state_entered(indicator_set: IndicatorSet, returned_at: dt.datetime | None) -> dt.datetime:
+    """:func:`status_since` given the time of the set's last return (a draft re-entered then)."""
     stamp = {
+        SetStatus.DRAFT: returned_at,
         SetStatus.SUBMITTED: indicator_set.submitted_at,
         SetStatus.CONFIRMED: indicator_set.finance_confirmed_at,
         SetStatus.CERTIFIED: indicator_set.certified_at,
         SetStatus.SUPERSEDED: indicator_set.superseded_at,
-    }.get(status)
-    if status == SetStatus.DRAFT:
-        stamp = session.scalar(
-            select(func.max(ReviewComment.created_at))
-            .where(ReviewComment.set_id == indicator_set.id, ReviewComment.kind == CommentKind.RETURN)
-        )
-    return stamp or indicator_set.created_at
+    }.get(indicator_set.status)
+    stamp = stamp or indicator_set.created_at
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
 
 
 # --- who may do what ---------------------------------------------------------------------------

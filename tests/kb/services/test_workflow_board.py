@@ -101,3 +101,12 @@ def test_inbox_reconfirm_overdue_and_change_requests(world, make_indicator):
     assert items[0].urgent and "部门需先重新确认" in items[1].detail
     assert [item.urgent for item in inbox(world.session, world.a("expert"), today=later)] == [True]
     assert indicator_set.status.value == "submitted"
+
+
+def test_days_in_state_of_a_returned_draft_count_from_the_return(world):
+    indicator_set = world.submitted()
+    return_set(world.session, world.a("finance"), indicator_set, "请补充满意度指标")
+    world.session.commit()
+    row = next(r for r in progress_board(world.session, today=dt.date.today() + dt.timedelta(days=2)).rows
+               if r.code == "901")
+    assert (row.status, row.days_in_state) == ("draft", 2)
