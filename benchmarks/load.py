@@ -220,6 +220,7 @@ def main() -> None:
         wait_until_up(args.port, server)
         results: list = []
         vocabulary = seed_vocabulary()
+        load_before = list(os.getloadavg())  # the machine is shared: record how busy it was
         started = time.monotonic()
         deadline = started + args.duration
         users = [User(n, "127.0.0.1", args.port, deadline, tuple(args.think), vocabulary, results, ACCOUNTS[n % len(ACCOUNTS)][0])
@@ -230,7 +231,8 @@ def main() -> None:
             user.join(args.duration + 60)
         elapsed = time.monotonic() - started
         summary = summarise(results, elapsed)
-        summary["setup"] = {"users": args.users, "duration_s": args.duration, "workers": args.workers, "threads": args.threads,
+        summary["setup"] = {"load_average_before": load_before, "load_average_after": list(os.getloadavg()),
+                            "users": args.users, "duration_s": args.duration, "workers": args.workers, "threads": args.threads,
                             "think_s": list(args.think), "database": args.database_url or "sqlite", "backend": args.search_backend,
                             "cpus": os.cpu_count()}
         print(json.dumps(summary, ensure_ascii=False, indent=2))

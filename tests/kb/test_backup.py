@@ -73,10 +73,16 @@ def test_restore_overwrites_later_changes(seeded, engine: Engine, scratch_engine
 
 
 def test_restored_database_of_an_older_revision_is_upgraded(seeded, engine: Engine, scratch_engine: Engine, tmp_path: Path) -> None:
-    upgrade_database(engine)  # stamps the create_all schema at head
-    report = _backup(seeded, engine, tmp_path / "backups")
-    restore_database(scratch_engine, report.path)
-    assert current_revision(scratch_engine) == head_revision()
+    with engine.begin() as connection:  # the shared PostgreSQL test database may carry an old version row
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    try:
+        upgrade_database(engine)  # stamps the create_all schema at head
+        report = _backup(seeded, engine, tmp_path / "backups")
+        restore_database(scratch_engine, report.path)
+        assert current_revision(scratch_engine) == head_revision()
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 
 
 @pytest.mark.skipif(bool(POSTGRES_URL), reason="SQLite online backup API under a concurrent writer")
