@@ -18,6 +18,7 @@ TYPO_WEIGHT = 0.9
 SYNONYM_WEIGHT = 0.7
 PINYIN_WEIGHT = 1.0
 CONTAINING_WEIGHT = 0.8
+MISSPELT_WEIGHT = 0.3
 LEAD_WEIGHT = 1.5
 # A token found in more than this share of documents says little (用于, 服务, 率 …).
 STOP_SHARE = 0.2
@@ -83,7 +84,12 @@ def plan_query(
         corrected = repair.correct(text, known, single=True, protected=analyzer.known_positions(text))
         if corrected != text:
             plan.corrected = corrected
-            add((t for t in analyzer.tokens(corrected) if t not in candidates), TYPO_WEIGHT)
+            repaired = analyzer.tokens(corrected)
+            # The misspelt pieces (学, 压 of 高学压) would otherwise outweigh the repaired word.
+            for token in [t for t in candidates if t not in repaired]:
+                candidates[token] = MISSPELT_WEIGHT
+            plan.typed = (plan.typed & set(repaired)) | set(repaired)
+            add((t for t in repaired if t not in candidates), TYPO_WEIGHT)
     for found, other in synonyms.expand(plan.corrected or text, candidates):
         tokens = analyzer.tokens(other)
         # 占比 splits into 占 + 比: single characters of a longer synonym only add noise.
@@ -93,7 +99,8 @@ def plan_query(
         candidates = {t: w for t, w in candidates.items() if not t.isdigit()}
     # A single character finds the words containing it too (灯: 路灯, 亮灯率), when it is the query or
     # is never a word on its own.
-    singles = [t for t in candidates if len(t) == 1 and is_cjk(t) and (len(text) == 1 or not doc_frequency(t))]
+    singles = [t for t, w in candidates.items()
+               if len(t) == 1 and is_cjk(t) and w >= 1.0 and (len(text) == 1 or not doc_frequency(t))]
     for token in singles if short else ():
         add(containing(token), CONTAINING_WEIGHT)
     frequencies = {token: doc_frequency(token) for token in candidates}
