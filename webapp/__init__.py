@@ -28,6 +28,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Application factory (see the Flask tutorial): configuration, database, search, blueprints."""
     app = Flask(__name__)
     app.config.update(load_config(test_config))
+    app.json.ensure_ascii = False  # Chinese messages stay readable in JSON answers
     engine = make_engine(app.config["DATABASE_URL"])
     sessions = make_session_factory(engine)
     backend = load_backend(

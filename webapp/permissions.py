@@ -123,6 +123,7 @@ RULES: dict[str, Rule] = {
     "api.recommend": SIGNED_IN,
     "api.suggest": SIGNED_IN,
     "api.indicator": SIGNED_IN,
+    "api.indicator_update": allow("department", "finance", "admin", scope="indicator", write=True),
     "api.departments": SIGNED_IN,
     "api.tokens": PUBLIC,
     "api-docs.openapi_json": PUBLIC,
@@ -229,7 +230,7 @@ def enforce():
     if response is not None:
         return response
     if not role_allowed(rule, user):
-        return errors.denied(f"您的角色（{user.role.label}）无权访问此页面。")
+        return errors.denied(f"您的角色（{user.role.label}）没有权限使用此功能。")
     if not scope_allowed(rule, user, request.view_args or {}):
         return errors.denied("部门用户只能访问和修改本部门的指标与指标集。")
     return None

@@ -98,3 +98,38 @@ def test_openapi_document_describes_the_whole_api(world, client):
         assert path in spec["paths"]
     assert "bearer" in spec["components"]["securitySchemes"]
     assert "SearchHit" in spec["components"]["schemas"]
+
+
+def test_put_indicator_with_the_same_rules_as_the_pages(world, client, make_user):
+    make_user("finance", username="caizheng")
+    make_user("department", "109", username="xiangzhen")
+    finance = client.post("/api/v1/tokens", json={"username": "caizheng", "password": PASSWORD}).get_json()["token"]
+    department = client.post("/api/v1/tokens", json={"username": "xiangzhen", "password": PASSWORD}).get_json()["token"]
+    read = client.get("/api/v1/indicators/WJ-006", headers=bearer(finance))
+    body, etag = read.get_json(), read.headers["ETag"]
+    body["target"] = "66"
+    # A department user: another department's indicator is refused in the API as in the pages.
+    refused = client.put("/api/v1/indicators/WJ-006", json=body, headers={**bearer(department), "If-Match": etag})
+    assert refused.status_code == 403 and "本部门" in refused.get_json()["message"]
+    assert client.put("/api/v1/indicators/WJ-006", json=body, headers=bearer(finance)).status_code == 428
+    saved = client.put("/api/v1/indicators/WJ-006", json=body, headers={**bearer(finance), "If-Match": etag})
+    assert saved.status_code == 200 and saved.get_json()["target"] == "66"
+    body["definition"] = "第二个人的修改"
+    stale = client.put("/api/v1/indicators/WJ-006", json=body, headers={**bearer(finance), "If-Match": etag})
+    assert stale.status_code == 409 and "target" in stale.get_json()["changes"]
+    body["unit"] = ""
+    invalid = client.put("/api/v1/indicators/WJ-006", json=body, headers={**bearer(finance), "If-Match": saved.headers["ETag"]})
+    assert invalid.status_code == 422 and "计量单位" in str(invalid.get_json())
+
+
+def test_cookie_writes_to_the_api_need_the_csrf_header(world, client, make_user, login):
+    make_user("finance", username="caizheng")
+    login(client, "caizheng")
+    read = client.get("/api/v1/indicators/WJ-006")
+    body = read.get_json()
+    without = client.put("/api/v1/indicators/WJ-006", json=body, headers={"If-Match": read.headers["ETag"]})
+    assert without.status_code == 400
+    token = client.csrf_token()
+    with_token = client.put("/api/v1/indicators/WJ-006", json=body,
+                            headers={"If-Match": read.headers["ETag"], "X-CSRFToken": token})
+    assert with_token.status_code == 200

@@ -60,6 +60,7 @@ CASES = [
     ("api.suggest", "GET", "/api/v1/suggest?q=测试", "/api/v1/suggest?q=测试", None, EVERYONE),
     ("api.indicator", "GET", "/api/v1/indicators/OWN-1", "/api/v1/indicators/OTH-1", None, EVERYONE),
     ("api.departments", "GET", "/api/v1/departments", "/api/v1/departments", None, EVERYONE),
+    ("api.indicator_update", "PUT", "/api/v1/indicators/OWN-1", "/api/v1/indicators/OTH-1", None, OWN_WRITE),
 ]
 # Public by design, tested in test_api.py / test_auth.py: signing in and the API description.
 PUBLIC_ENDPOINTS = {"static", "auth.login", "api.tokens", "api-docs.openapi_json"}
@@ -132,7 +133,8 @@ def test_route_role_department(app, matrix, endpoint, method, own, other, data, 
                 mismatches.append(f"{role}/{relation} {method} {url}: {response.status_code} "
                                   f"(expected {'allowed' if expected_allowed else 'refused'})")
             if not expected_allowed and response.status_code == 403:
-                assert "没有" in response.get_data(as_text=True) or "只能" in response.get_data(as_text=True)
+                text = response.get_data(as_text=True)
+                assert "无权" in text or "没有" in text or "只能" in text  # a Chinese reason, page or JSON
     assert mismatches == []
 
 

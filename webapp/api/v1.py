@@ -6,12 +6,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from kb.errors import Problem, ValidationFailed
 from kb.schemas import DepartmentSummarySchema, IndicatorSchema, SearchHitSchema, SearchResultSchema
 from kb.services import accounts
-from kb.services.indicators import get_indicator
+from kb.services.indicators import get_indicator, update_indicator
 from kb.services.library import indicator_to_dict
 from webapp import lookups
-from webapp.auth import lockout_policy
+from webapp.auth import current_actor, lockout_policy
 from webapp.db import get_search, get_session
 from webapp.security import csrf
 
@@ -111,7 +112,37 @@ class IndicatorResource(MethodView):
     @blp.doc(security=[{"bearer": []}])
     def get(self, code):
         """一项指标的全部字段（与 YAML 格式相同）。"""
-        return indicator_to_dict(get_indicator(get_session(), code))
+        indicator = get_indicator(get_session(), code)
+        return indicator_to_dict(indicator), 200, {"ETag": f'"{indicator.row_version}"'}
+
+
+@blp.route("/indicators/<code>", endpoint="indicator_update", methods=["PUT"])
+class IndicatorUpdate(MethodView):
+    @blp.arguments(IndicatorSchema)
+    @blp.response(200, IndicatorSchema)
+    @blp.alt_response(409, description="他人已先保存（If-Match 版本不符），返回对方改动的字段")
+    @blp.alt_response(422, description="字段校验未通过，逐条给出问题")
+    @blp.doc(security=[{"bearer": []}], parameters=[{"in": "header", "name": "If-Match", "required": True,
+                                                     "schema": {"type": "string"},
+                                                     "description": "读取时响应头 ETag 中的版本号"}])
+    def put(self, data, code):
+        """修改一项指标（与网页相同的权限：财政全部，部门仅本部门草稿指标集）。"""
+        session = get_session()
+        try:
+            expected = int(request.headers.get("If-Match", "").strip('"W/ '))
+        except ValueError:
+            response = jsonify({"message": "请在请求头 If-Match 中提供读取时的版本号（GET 响应的 ETag）。"})
+            response.status_code = 428
+            abort(response)
+        if data["code"] != code:
+            raise ValidationFailed([Problem(f"请求体的 code（{data['code']}）与网址中的编码 {code} 不一致；编码不能修改。",
+                                            field="code")])
+        if "state" not in (request.get_json(silent=True) or {}):
+            data["state"] = get_indicator(session, code).state.value  # retiring is explicit, never a default
+        indicator = update_indicator(session, current_actor(), code, {**data, "code": code}, expected)
+        session.commit()
+        body = indicator_to_dict(indicator)
+        return body, 200, {"ETag": f'"{indicator.row_version}"'}
 
 
 @blp.route("/departments", endpoint="departments")
