@@ -145,6 +145,8 @@ def test_department_user_imports_only_into_its_own_department(department_user, w
 def test_department_with_a_certified_set_is_refused(world, make_user, login, client):
     make_user("department", "101", username="jiaoyu")  # the seed's 101 set is certified
     login(client, "jiaoyu")
+    page = client.get("/sheets/").get_data(as_text=True)
+    assert "暂不能导入" in page and "专家已审定" in page and 'name="file"' not in page
     response = upload(client, xlsx_bytes([filled()]))
     assert client.get(response.headers["Location"]).status_code == 403
     assert not list((Path(world.config["KB_DATA_DIR"]) / "uploads").glob("*"))  # the refused file is gone

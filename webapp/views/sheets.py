@@ -23,6 +23,7 @@ from werkzeug.utils import safe_join
 
 from kb.errors import NotFound, PermissionDenied, Problem, ValidationFailed
 from kb.models import AuditEntry, Department
+from kb.services.indicators import can_add_to
 from kb.services.imports import PreviewOutdated, confirm_import, plan_from_json, plan_to_json, preview_import
 from kb.services.library import export_library
 from kb.spreadsheets.safety import MAX_FILE_BYTES, MAX_ROWS
@@ -71,8 +72,10 @@ def index():
     actor = current_actor()
     departments = get_session().scalars(select(Department).order_by(Department.code)).all()
     own = next((d for d in departments if d.id == actor.department_id), None)
+    own_status = own.current_set.status.label if own and own.current_set else ""
     return render_template("sheets/index.html", departments=departments, own=own, by_column=BY_COLUMN,
                            can_import=actor.role in IMPORTERS, is_finance=actor.is_finance,
+                           own_open=own is not None and can_add_to(actor, own), own_status=own_status,
                            max_mb=MAX_FILE_BYTES // 1024 // 1024, max_rows=MAX_ROWS, title=TEMPLATE_TITLE)
 
 
