@@ -310,3 +310,29 @@ def prune_backups(directory: Path, keep: int) -> list[Path]:
     for path in doomed:
         shutil.rmtree(path)
     return doomed
+
+
+def archive_audit_log(connection: Connection, directory: Path, retention_days: int, now: dt.datetime | None = None) -> tuple[int, Path | None]:
+    """Move audit rows older than the retention period to a JSON Lines file (with a .sha256 beside it)
+    and delete them; return (rows moved, file). Never touches rows younger than the legal 184 days:
+    the retention is raised to that floor, and the database triggers refuse such deletions anyway.
+    """
+    from kb.migrations.audit_protection import MINIMUM_RETENTION_DAYS
+    from kb.models import AuditEntry
+
+    now = now or dt.datetime.now(dt.timezone.utc)
+    cutoff = now - dt.timedelta(days=max(retention_days, MINIMUM_RETENTION_DAYS))
+    table = AuditEntry.__table__
+    rows = connection.execute(select(table).where(table.c.at < cutoff).order_by(table.c.id)).all()
+    if not rows:
+        return 0, None
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / f"audit-{rows[0].id}-{rows[-1].id}-{now:%Y%m%dT%H%M%SZ}.jsonl"
+    with path.open("w", encoding="utf-8") as stream:
+        for row in rows:
+            stream.write(_canonical(row._mapping) + "\n")
+        stream.flush()
+    path.with_name(path.name + ".sha256").write_text(f"{_sha256(path)}  {path.name}\n", encoding="utf-8")
+    connection.execute(table.delete().where(table.c.id.in_([row.id for row in rows])))
+    return len(rows), path

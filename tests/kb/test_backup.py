@@ -155,3 +155,24 @@ def test_prune_keeps_the_newest_sets(tmp_path: Path) -> None:
     gone = prune_backups(tmp_path, keep=2)
     assert sorted(path.name for path in gone) == ["kb-20260101T000000Z", "kb-20260104T000000Z.partial"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["kb-20260102T000000Z", "kb-20260103T000000Z"]
+
+
+def test_audit_archive_moves_only_rows_past_retention(engine: Engine, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from kb.backup import archive_audit_log
+    from kb.models import AuditEntry
+
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = [dict(actor="a", actor_role="admin", remote_addr="", action=f"x{days}", entity_type="t", entity_key="k",
+                 summary="", at=now - dt.timedelta(days=days)) for days in (400, 200, 100)]
+    with engine.begin() as connection:
+        connection.execute(insert(AuditEntry), rows)
+    with engine.begin() as connection:  # a setting below the legal floor is raised to 184 days
+        moved, path = archive_audit_log(connection, tmp_path / "archive", retention_days=30, now=now)
+    assert moved == 2 and path.read_text(encoding="utf-8").count("\n") == 2
+    assert path.with_name(path.name + ".sha256").read_text(encoding="utf-8").split()[1] == path.name
+    with engine.connect() as connection:
+        assert connection.scalars(select(AuditEntry.action)).all() == ["x100"]
+    with engine.begin() as connection:
+        assert archive_audit_log(connection, tmp_path / "archive", retention_days=365, now=now) == (0, None)

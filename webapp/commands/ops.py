@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from kb.backup import BackupError, backup_database, prune_backups, read_manifest, restore_database
+from kb.backup import BackupError, archive_audit_log, backup_database, prune_backups, read_manifest, restore_database
 from kb.indexing import rebuild_index
 from kb.migrations import current_revision, head_revision, upgrade_database
 from kb.models import Indicator
@@ -129,4 +129,26 @@ def check_deploy(ctx: Context, no_tls: bool) -> None:
     click.echo("部署检查通过。" if not findings else f"部署检查通过（{len(findings)} 条建议）。")
 
 
-commands = [db, backup, restore, check_deploy]
+@click.group("audit")
+def audit() -> None:
+    """审计日志维护。"""
+
+
+@audit.command("archive")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_context
+def audit_archive(ctx: Context, directory: Path) -> None:
+    """把超过留存期（AUDIT_RETENTION_DAYS，至少 184 天）的审计记录归档到 DIRECTORY 并从数据库移除。"""
+    days = int(ctx.app.config["AUDIT_RETENTION_DAYS"])
+    with ctx.state.engine.begin() as connection:
+        moved, path = archive_audit_log(connection, directory, days)
+    with ctx.session() as session:
+        record_change(session, CLI_ACTOR, "audit-archive", "audit_log", str(path.name if path else "-"),
+                      after={"rows": moved}, summary=f"归档 {moved} 条超过 {days} 天的审计记录")
+    if moved:
+        click.echo(f"已归档 {moved} 条审计记录到 {path}（校验值见同名 .sha256 文件），请把该文件与备份一同异地保存。")
+    else:
+        click.echo(f"没有超过 {max(days, 184)} 天的审计记录。")
+
+
+commands = [db, backup, restore, check_deploy, audit]
