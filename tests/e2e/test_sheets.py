@@ -44,6 +44,7 @@ def test_download_fill_report_fix_preview_confirm(page, live_server, login, depa
     login(page, department_109_user)
     page.click(".mainnav a:has-text('模版导入')")
     page.wait_for_selector("h1:has-text('梳理模版')")
+    screenshot(page, "sheets-index")
     with page.expect_download() as download_info:
         page.click("text=下载空白模版")
     download = download_info.value
