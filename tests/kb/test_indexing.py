@@ -26,7 +26,7 @@ from kb.models.search_outbox import SearchOutbox
 from kb.schemas import IndicatorSchema
 from kb.services.library import apply_indicator_fields
 from kb.vocab import SetStatus
-from search import SearchQuery
+from search import Document, SearchQuery
 from search.whoosh_backend import WhooshBackend
 from tests.conftest import indicator_data
 
@@ -266,3 +266,17 @@ def _cli():
     from webapp.cli import main
 
     return main
+
+
+def test_cli_check_reports_drift_and_rebuild_repairs_it(runner, tmp_path: Path) -> None:
+    cli = _cli()
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    assert runner.invoke(cli, ["index", "check"]).exit_code == 0
+    index = WhooshBackend(INDICATOR_FIELDS, index_dir=tmp_path / "data" / "index", **search_options())
+    stale = index.search(SearchQuery(text="预算执行率")).hits[0].key
+    index.upsert([Document(key=stale, text={"name": "过期内容"}, fingerprint="stale")])
+    index.close()
+    result = runner.invoke(cli, ["index", "check"])
+    assert result.exit_code == 1 and stale in result.output and "kb index rebuild" in result.output
+    assert runner.invoke(cli, ["index", "rebuild"]).exit_code == 0
+    assert runner.invoke(cli, ["index", "check"]).exit_code == 0
