@@ -6,7 +6,6 @@ The OS releases the lock when a holder dies (kill -9 leaves nothing stale).
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -75,11 +74,3 @@ def _unlock(handle) -> None:
     else:  # pragma: no cover - Windows
         handle.seek(0)
         msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-
-
-def pid_alive(pid: int) -> bool:  # pragma: no cover - diagnostics only
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True

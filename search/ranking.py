@@ -5,7 +5,7 @@ import difflib
 import heapq
 from collections import Counter
 
-from whoosh.query import Every, Or, Term
+from whoosh.query import And, Every, Or, Term
 from whoosh.searching import Searcher
 
 from search.analysis import highlight, normalize
@@ -49,8 +49,6 @@ class Ranker:
         return any(n and self.backend._groups[g] >= strong for g, n in self._group_frequencies(token).items())
 
     def run(self) -> SearchResults:
-        from search.whoosh_backend import facet_filter
-
         query, searcher = self.query, self.searcher
         text = normalize(query.text)
         restrict = facet_filter(query.filters)
@@ -219,3 +217,14 @@ class Ranker:
             facet_counts={name: dict(counter.most_common()) for name, counter in counts.items()},
             suggestion=suggestion,
         )
+
+
+def facet_filter(filters) -> object | None:
+    """A Whoosh query for facet filters (a tuple value means any of them)."""
+    parts = []
+    for name, value in filters.items():
+        values = value if isinstance(value, (tuple, list, set, frozenset)) else (value,)
+        values = [str(v) for v in values if v not in (None, "")]
+        if values:
+            parts.append(Or([Term(f"f_{name}", v) for v in values]) if len(values) > 1 else Term(f"f_{name}", values[0]))
+    return And(parts) if parts else None

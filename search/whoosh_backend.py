@@ -21,12 +21,12 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.fields import ID, STORED, TEXT, Schema
-from whoosh.query import And, Every, Not, Or, Term
+from whoosh.query import Term
 
 from search.analysis import Analyzer, Homophones, PinyinLexicon, Synonyms, normalize
 from search.base import BaseBackend, Document, FieldSpec, IndexBusy, SearchQuery, SearchResults
 from search.locking import InterProcessLock
-from search.ranking import Ranker
+from search.ranking import Ranker, facet_filter
 from search.suggest import suggest_titles
 
 log = logging.getLogger(__name__)
@@ -374,15 +374,4 @@ def _open_dir(path: Path):
     raise failure
 
 
-def facet_filter(filters) -> object | None:
-    """A Whoosh query for facet filters (a tuple value means any of them)."""
-    parts = []
-    for name, value in filters.items():
-        values = value if isinstance(value, (tuple, list, set, frozenset)) else (value,)
-        values = [str(v) for v in values if v not in (None, "")]
-        if values:
-            parts.append(Or([Term(f"f_{name}", v) for v in values]) if len(values) > 1 else Term(f"f_{name}", values[0]))
-    return And(parts) if parts else None
-
-
-__all__ = ["WhooshBackend", "facet_filter", "Every", "Not"]
+__all__ = ["DamagedIndex", "WhooshBackend", "facet_filter"]
