@@ -343,6 +343,9 @@ def _remember_missing_length_columns() -> None:
         return
 
     def cached_reader(self, fieldname, column):
+        reader = self._readers.get(fieldname)
+        if reader is not None:  # the common case, as fast as the original
+            return reader
         missing = self.__dict__.setdefault("_missing_columns", set())
         if fieldname in missing:
             return None
