@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
 
 from kb.errors import InvalidTransition, NotFound, PermissionDenied
 from kb.models import Department, Indicator, IndicatorSet, ReviewAssignment, ReviewComment, ReviewRequest
@@ -223,8 +225,21 @@ def department_must_reconfirm(session: Session, indicator_set: IndicatorSet) -> 
 
 # --- transitions -------------------------------------------------------------------------------
 
+STALE_MESSAGE = "该指标集刚刚被他人处理过（状态已变化），您的操作没有生效。请刷新页面查看最新状态后再操作。"
+
+
+def _flush(session: Session) -> None:
+    """Flush; two people acting on one set at once: the second is refused (``row_version`` lock)."""
+    try:
+        session.flush()
+    except StaleDataError:
+        # A failed flush leaves the transaction unusable; roll it back so the caller can render the refusal.
+        session.rollback()
+        raise InvalidTransition(STALE_MESSAGE) from None
+
+
 def _transition(session, actor, indicator_set, action, before_status, summary, **extra) -> None:
-    session.flush()
+    _flush(session)
     record_change(session, actor, action, "indicator_set", set_key(indicator_set),
                   before={"status": before_status.value},
                   after={"status": indicator_set.status.value, **extra}, summary=summary)
@@ -243,6 +258,7 @@ def submit_set(session: Session, actor: Actor, indicator_set: IndicatorSet) -> I
         # A resubmission after a return: every assigned expert decides again on the new content.
         for assignment in review.assignments:
             assignment.decision = assignment.decided_at = None
+    _flush(session)  # before the summary below reads the set's department
     _transition(session, actor, indicator_set, "submit", SetStatus.DRAFT, f"{set_label(indicator_set)}报送财政")
     return indicator_set
 
@@ -257,11 +273,13 @@ def confirm_set(session: Session, actor: Actor, indicator_set: IndicatorSet) -> 
     now = utcnow()
     if actor.role == "department":
         indicator_set.department_confirmed_at, indicator_set.department_confirmed_by_id = now, actor.user_id
+        _flush(session)  # before the summary below reads the set's department
         _transition(session, actor, indicator_set, "department_confirm", SetStatus.SUBMITTED,
                     f"{indicator_set.department.name}确认指标集内容")
         return indicator_set
     indicator_set.finance_confirmed_at, indicator_set.finance_confirmed_by_id = now, actor.user_id
     indicator_set.status = SetStatus.CONFIRMED
+    _flush(session)  # before the summary below reads the set's department
     _transition(session, actor, indicator_set, "confirm", SetStatus.SUBMITTED,
                 f"财政确认{set_label(indicator_set)}（双方已确认）")
     return indicator_set
@@ -287,7 +305,10 @@ def certify_set(session: Session, actor: Actor, indicator_set: IndicatorSet, rul
     assignment = _check_certify(session, actor, indicator_set)
     now = utcnow()
     assignment.decision, assignment.decided_at = ReviewDecision.CERTIFY, now
-    session.flush()
+    # Touch the set so that two experts approving at the same moment cannot both miss each other's
+    # approval (and leave the set uncertified): the later one is refused and simply tries again.
+    flag_modified(indicator_set, "status")
+    _flush(session)
     record_change(session, actor, "expert_certify", "indicator_set", set_key(indicator_set),
                   after={"expert": actor.username, "decision": "certify"},
                   summary=f"专家{actor.username}同意审定{set_label(indicator_set)}")
@@ -306,6 +327,7 @@ def certify_set(session: Session, actor: Actor, indicator_set: IndicatorSet, rul
     indicator_set.status = SetStatus.CERTIFIED
     indicator_set.certified_at, indicator_set.certified_by_id = now, actor.user_id
     review.status, review.closed_at = ReviewStatus.CLOSED, now
+    _flush(session)  # before the summary below reads the set's department
     _transition(session, actor, indicator_set, "certify", SetStatus.CONFIRMED,
                 f"{set_label(indicator_set)}经专家审定发布（{len(indicator_set.frozen_indicators)} 个指标）",
                 indicators=len(indicator_set.frozen_indicators), rule=rule)
@@ -334,6 +356,7 @@ def return_set(session: Session, actor: Actor, indicator_set: IndicatorSet, reas
     indicator_set.submitted_at = indicator_set.submitted_by_id = None
     indicator_set.department_confirmed_at = indicator_set.department_confirmed_by_id = None
     indicator_set.finance_confirmed_at = indicator_set.finance_confirmed_by_id = None
+    _flush(session)  # before the summary below reads the set's department
     _transition(session, actor, indicator_set, "return", before, f"{set_label(indicator_set)}被退回：{reason}",
                 reason=reason)
     return comment
@@ -362,7 +385,7 @@ def start_next_version(session: Session, actor: Actor, department: Department, y
     if current.frozen_indicators is None:
         current.frozen_indicators = live_content(session, department)
     current.is_current = False
-    session.flush()  # release the one-current-set index before the new current set arrives
+    _flush(session)  # release the one-current-set index before the new current set arrives
     new = IndicatorSet(department=department, year=year or current.year + 1, version=current.version + 1,
                        status=SetStatus.DRAFT, is_current=True)
     session.add(new)

@@ -204,3 +204,41 @@ def test_diff_versions_field_by_field(world):
 def test_diff_refuses_two_departments(world):
     with pytest.raises(KbError, match="同一部门"):
         diff_versions(world.session, world.own.current_set, world.other.current_set)
+
+
+def test_two_people_acting_at_once_the_second_is_refused(world, engine):
+    from kb.db import make_session_factory
+    from kb.models import IndicatorSet
+
+    indicator_set = world.submitted()
+    world.session.commit()
+    other = make_session_factory(engine)()
+    try:
+        stale = other.get(IndicatorSet, indicator_set.id)  # read before the first person acts
+        confirm_set(world.session, world.a("finance"), indicator_set)
+        world.session.commit()
+        with pytest.raises(InvalidTransition, match="刚刚被他人处理"):
+            return_set(other, world.a("finance"), stale, "同时退回")
+        assert other.get(IndicatorSet, indicator_set.id).status == SetStatus.CONFIRMED  # usable after refusal
+    finally:
+        other.close()
+
+
+def test_concurrent_expert_approvals_cannot_both_miss_each_other(world, engine):
+    from kb.db import make_session_factory
+    from kb.models import IndicatorSet
+
+    indicator_set = world.confirmed(("expert", "expert2"))
+    world.session.commit()
+    other = make_session_factory(engine)()
+    try:
+        stale = other.get(IndicatorSet, indicator_set.id)
+        open_review(other, stale).assignments  # both experts have read the review before either approves
+        assert certify_set(world.session, world.a("expert"), indicator_set) is False
+        world.session.commit()
+        with pytest.raises(InvalidTransition, match="刚刚被他人处理"):
+            certify_set(other, world.a("expert2"), stale)
+        assert certify_set(other, world.a("expert2"), other.get(IndicatorSet, indicator_set.id)) is True
+        other.commit()
+    finally:
+        other.close()
