@@ -99,7 +99,7 @@ def load_user() -> None:
         if not is_api_request():
             flash(reason, "warning")
         return None
-    # Only real page views count as activity (suggestion requests while typing count too).
+    # Every request counts as activity (typing in the search box too).
     session["seen"] = now
     g.user, g.auth_method = user, "session"
     return None
