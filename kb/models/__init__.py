@@ -5,6 +5,7 @@ from kb.models.department import Department, IndicatorSet
 from kb.models.goal import BudgetProject, GoalReview, GoalRow, GoalRowComment, PerformanceGoal
 from kb.models.indicator import Indicator, IndicatorBasis
 from kb.models.personal import Favourite, RecentView
+from kb.models.search_outbox import SearchOutbox
 from kb.models.token import ApiToken
 from kb.models.user import User
 from kb.models.workflow import ChangeRequest, ReviewAssignment, ReviewComment, ReviewRequest
@@ -29,5 +30,6 @@ __all__ = [
     "ReviewAssignment",
     "ReviewComment",
     "ReviewRequest",
+    "SearchOutbox",
     "User",
 ]
