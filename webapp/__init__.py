@@ -1,6 +1,7 @@
 """The web application and the ``kb`` command: composes the domain (kb) and the engine (search)."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     install_index_sync(sessions, backend)
     if app.config["SEARCH_REPAIR_ON_START"]:
-        repair_index(engine, backend)  # a missing, damaged or stale index (e.g. after kill -9) is rebuilt
+        try:
+            repair_index(engine, backend)  # a missing, damaged or stale index (e.g. after kill -9) is rebuilt
+        except OSError:  # e.g. disk full: start anyway on the existing index; the queue stays for later
+            logging.getLogger(__name__).exception("启动时修复检索索引失败（磁盘空间或权限），继续使用现有索引")
     app.extensions["kb"] = KbState(engine, sessions, backend)
 
     from webapp import api, auth, db, errors, permissions, security, templating
