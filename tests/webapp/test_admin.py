@@ -45,6 +45,9 @@ def test_admin_changes_role_disables_resets_and_unlocks(world, admin, app, make_
     theirs = app.test_client()
     login(theirs, "jiaoyu")
     url = f"/admin/users/{target.id}"
+    assert admin.post(url, data={"action": "end_sessions"}).status_code == 302
+    assert theirs.get("/departments").status_code == 302  # signed out everywhere
+    login(theirs, "jiaoyu")
     assert admin.post(url, data={"action": "save", "role": "finance", "department": "", "display_name": "教育 李四",
                                  "is_active": "on"}).status_code == 302
     assert user_named(world, "jiaoyu").role.value == "finance"

@@ -69,6 +69,9 @@ def edit_user(user_id: int):
             if action == "unlock":
                 accounts.unlock_user(session, current_actor(), user)
                 message = "账户已解锁。"
+            elif action == "end_sessions":
+                accounts.end_sessions(session, current_actor(), user, reason="管理员结束其全部登录")
+                message = "该账户在所有设备上的登录和 API 令牌已全部失效。"
             elif action == "reset":
                 accounts.reset_password(session, current_actor(), user, request.form.get("password", ""))
                 message = "密码已重置为临时密码，本人下次登录时须修改；其原有登录已全部失效。"
