@@ -137,6 +137,17 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+THROTTLED = "这台电脑的登录失败次数过多，请稍后再试；如忘记密码请联系系统管理员。"
+# Per-address limit on failed sign-ins (any usernames), on top of the per-account lockout. Generous on
+# purpose: behind a reverse proxy without ProxyFix every browser shares the proxy's address.
+IP_MAX_FAILURES = 100
+
+
+def ip_is_throttled() -> bool:
+    return accounts.too_many_failures_from(get_session(), request.remote_addr or "", IP_MAX_FAILURES,
+                                           current_app.config["LOGIN_LOCKOUT_MINUTES"])
+
+
 def lockout_policy() -> accounts.LockoutPolicy:
     return accounts.LockoutPolicy(current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_LOCKOUT_MINUTES"])
 
@@ -156,6 +167,10 @@ def login():
     username = request.form.get("username", "")
     if request.method == "POST":
         db = get_session()
+        if ip_is_throttled():
+            return render_template("auth/login.html", error=THROTTLED, username=username,
+                                   max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                                   lockout_minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]), 429
         try:
             user = accounts.authenticate(db, username, request.form.get("password", ""), lockout_policy(),
                                          request.remote_addr or "")

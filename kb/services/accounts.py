@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb.errors import KbError, PermissionDenied, Problem, ValidationFailed
-from kb.models import ApiToken, Department, User
+from kb.models import ApiToken, AuditEntry, Department, User
 from kb.models.base import utcnow
 from kb.services.audit import Actor, record_change
 from kb.services.users import hash_password, password_problems, verify_password
@@ -96,6 +96,22 @@ def authenticate(
     record_change(session, actor, "login", "user", user.username, summary="登录成功")
     session.flush()
     return user
+
+
+def too_many_failures_from(session: Session, remote_addr: str, limit: int, minutes: int) -> bool:
+    """Whether ``remote_addr`` failed to sign in ``limit`` times within ``minutes`` (any usernames).
+
+    Counted from the audit log, so the limit holds across workers and guessing many usernames
+    from one computer is slowed down too (the per-account lockout covers one username).
+    """
+    if not remote_addr or limit <= 0:
+        return False
+    since = utcnow() - dt.timedelta(minutes=minutes)
+    failures = session.scalar(
+        select(func.count()).select_from(AuditEntry)
+        .where(AuditEntry.action == "login_failed", AuditEntry.remote_addr == remote_addr, AuditEntry.at >= since)
+    )
+    return failures >= limit
 
 
 def password_expired(user: User, max_age_days: int) -> bool:

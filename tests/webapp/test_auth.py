@@ -154,3 +154,15 @@ def test_admins_time_out_after_15_minutes_when_duties_are_separated(app_config, 
     assert admin.get("/admin/users").status_code == 302  # 三员: 15 minutes
     assert finance.get("/departments").status_code == 200  # business users: 30 minutes
     app.extensions["kb"].engine.dispose()
+
+
+def test_many_failures_from_one_computer_are_slowed_down(app, client, make_user, monkeypatch):
+    from webapp import auth
+
+    make_user("finance", username="caizheng")
+    monkeypatch.setattr(auth, "IP_MAX_FAILURES", 3)
+    for name in ("a1", "b2", "c3"):  # different (unknown) usernames: no account lockout applies
+        assert client.post("/login", data={"username": name, "password": "x"}).status_code == 401
+    throttled = client.post("/login", data={"username": "caizheng", "password": PASSWORD})
+    assert throttled.status_code == 429 and "失败次数过多" in throttled.get_data(as_text=True)
+    assert client.post("/api/v1/tokens", json={"username": "caizheng", "password": PASSWORD}).status_code == 429

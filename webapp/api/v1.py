@@ -12,7 +12,7 @@ from kb.services import accounts
 from kb.services.indicators import get_indicator, update_indicator
 from kb.services.library import indicator_to_dict
 from webapp import lookups
-from webapp.auth import current_actor, lockout_policy
+from webapp.auth import THROTTLED, current_actor, ip_is_throttled, lockout_policy
 from webapp.db import get_search, get_session
 from webapp.security import csrf
 
@@ -163,6 +163,10 @@ class Tokens(MethodView):
         """用用户名和密码换取 API 令牌（Authorization: Bearer 令牌）。"""
         db = get_session()
         policy = lockout_policy()
+        if ip_is_throttled():
+            response = jsonify({"message": THROTTLED})
+            response.status_code = 429
+            abort(response)
         try:
             user = accounts.authenticate(db, args["username"], args["password"], policy, request.remote_addr or "")
         except accounts.LoginFailed as failure:
