@@ -387,7 +387,7 @@ def run_disk_full(database_url: str, size_mb: int) -> dict:
             "index_check_after_repair": check_after.returncode, "integrity": world.integrity(),
         }
         result["ok"] = (rebuild.returncode != 0 and searchable and check_after.returncode == 0
-                        and "Traceback" not in rebuild.stderr)
+                        and "写入检索索引失败" in rebuild.stderr)
         world.cleanup()
         return result
     finally:

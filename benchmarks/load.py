@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import yaml
@@ -61,11 +61,11 @@ def seed_vocabulary() -> tuple[list[str], list[str], list[str]]:
 
 class User(threading.Thread):
     def __init__(self, number: int, host: str, port: int, deadline: float, think: tuple[float, float],
-                 vocabulary, results: list, account: str) -> None:
+                 vocabulary, results: list, account: str, arrival: float = 0.0) -> None:
         super().__init__(daemon=True)
         self.number, self.host, self.port, self.deadline, self.think = number, host, port, deadline, think
         self.queries, self.codes, self.departments = vocabulary
-        self.results, self.account = results, account
+        self.results, self.account, self.arrival = results, account, arrival
         self.random = random.Random(number)
         self.cookies: dict[str, str] = {}
         self.token = ""
@@ -89,6 +89,11 @@ class User(threading.Thread):
                 self.connection = None
                 if attempt == 2:
                     raise
+            except Exception:
+                # a timed-out connection is unusable (http.client's "Request-sent" state): start afresh
+                self.connection.close()
+                self.connection = None
+                raise
         for header, value in response.getheaders():
             if header.lower() == "set-cookie":
                 name, _, rest = value.partition("=")
@@ -107,7 +112,7 @@ class User(threading.Thread):
         except Exception as exc:  # every failure is counted, none stops the user
             status, error = 0, f"{type(exc).__name__}: {exc}"
         elapsed = (time.perf_counter() - started) * 1000
-        self.results.append((action, elapsed, status, error, path))
+        self.results.append((action, elapsed, status, error, path, time.monotonic()))
 
     def login(self) -> None:
         status, page = self.request("GET", "/login")
@@ -118,17 +123,20 @@ class User(threading.Thread):
         body = urllib.parse.urlencode(form).encode()
         started = time.perf_counter()
         status, _ = self.request("POST", "/login", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
-        self.results.append(("login", (time.perf_counter() - started) * 1000, status, "" if status in (302, 303) else f"HTTP {status}", "/login"))
+        self.results.append(("login", (time.perf_counter() - started) * 1000, status, "" if status in (302, 303) else f"HTTP {status}", "/login", time.monotonic()))
         started = time.perf_counter()
         status, payload = self.request("POST", "/api/v1/tokens", body=json.dumps({"username": self.account, "password": PASSWORD}).encode(),
                                        headers={"Content-Type": "application/json"})
-        self.results.append(("login", (time.perf_counter() - started) * 1000, status, "" if status in (200, 201) else f"HTTP {status}", "/api/v1/tokens"))
+        self.results.append(("login", (time.perf_counter() - started) * 1000, status, "" if status in (200, 201) else f"HTTP {status}", "/api/v1/tokens", time.monotonic()))
         if status in (200, 201):
             self.token = json.loads(payload)["token"]
 
     def run(self) -> None:
-        time.sleep(self.random.uniform(0, self.think[1]))  # users do not all arrive in the same second
-        self.login()
+        time.sleep(self.arrival)  # users arrive one after another during the ramp-up, as on a morning
+        try:
+            self.login()
+        except Exception as exc:  # counted; the user keeps browsing with what it has
+            self.results.append(("login", 0.0, 0, f"{type(exc).__name__}: {exc}", "/login", time.monotonic()))
         names, weights = zip(*ACTIONS)
         while time.monotonic() < self.deadline:
             action = self.random.choices(names, weights)[0]
@@ -153,13 +161,14 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def summarise(results: list, duration: float) -> dict:
+def summarise(results: list, duration: float, steady_from: float) -> dict:
     groups: dict[str, list] = defaultdict(list)
     for row in results:
         groups[row[0]].append(row)
     browsing = [row for row in results if row[0] != "login"]
+    steady = [row for row in browsing if row[5] >= steady_from]
     summary = {}
-    for name, rows in [("all (excl. login)", browsing), *sorted(groups.items())]:
+    for name, rows in [("all (excl. login)", browsing), ("steady state (after ramp-up)", steady), *sorted(groups.items())]:
         times = [row[1] for row in rows]
         summary[name] = {
             "requests": len(rows),
@@ -171,6 +180,7 @@ def summarise(results: list, duration: float) -> dict:
             "mean_ms": round(statistics.fmean(times), 1) if times else None,
         }
     summary["throughput_rps"] = round(len(browsing) / duration, 1)
+    summary["error_kinds"] = dict(Counter(row[3].split(":")[0] for row in results if row[3]))
     summary["error_samples"] = [row for row in results if row[3]][:10]
     return summary
 
@@ -198,6 +208,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=5091)
     parser.add_argument("--think", type=float, nargs=2, default=(1.0, 5.0), metavar=("MIN", "MAX"), help="think time between a user's requests, seconds")
+    parser.add_argument("--ramp-up", type=float, default=60.0, help="seconds over which the users arrive and sign in")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--search-backend", default="search.whoosh_backend.WhooshBackend")
     parser.add_argument("--report", type=Path, default=None)
@@ -223,17 +234,17 @@ def main() -> None:
         load_before = list(os.getloadavg())  # the machine is shared: record how busy it was
         started = time.monotonic()
         deadline = started + args.duration
-        users = [User(n, "127.0.0.1", args.port, deadline, tuple(args.think), vocabulary, results, ACCOUNTS[n % len(ACCOUNTS)][0])
-                 for n in range(args.users)]
+        users = [User(n, "127.0.0.1", args.port, deadline, tuple(args.think), vocabulary, results, ACCOUNTS[n % len(ACCOUNTS)][0],
+                      arrival=args.ramp_up * n / max(args.users, 1)) for n in range(args.users)]
         for user in users:
             user.start()
         for user in users:
             user.join(args.duration + 60)
         elapsed = time.monotonic() - started
-        summary = summarise(results, elapsed)
+        summary = summarise(results, elapsed, started + args.ramp_up)
         summary["setup"] = {"load_average_before": load_before, "load_average_after": list(os.getloadavg()),
                             "users": args.users, "duration_s": args.duration, "workers": args.workers, "threads": args.threads,
-                            "think_s": list(args.think), "database": args.database_url or "sqlite", "backend": args.search_backend,
+                            "think_s": list(args.think), "ramp_up_s": args.ramp_up, "database": args.database_url or "sqlite", "backend": args.search_backend,
                             "cpus": os.cpu_count()}
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         if args.report:
