@@ -11,6 +11,7 @@ import uuid
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from kb.errors import EditConflict, InvalidTransition, KbError, NotFound, PermissionDenied, ValidationFailed
@@ -88,6 +89,11 @@ def _kb_error(error: KbError):
     return render_error(400, error.message)
 
 
+def _stale_data(error: StaleDataError):
+    """A concurrent save that slipped past the service's own version check (row_version in the UPDATE)."""
+    return render_error(409, "您保存的内容已被他人同时修改，您的修改没有保存。请刷新页面查看最新内容后再操作。")
+
+
 def _csrf_error(error: CSRFError):
     return render_error(400, "页面已过期或来源无法验证（CSRF 校验失败）。请刷新页面后重新提交。")
 
@@ -127,5 +133,6 @@ def _server_error(error: HTTPException):
 def init_app(app: Flask) -> None:
     app.register_error_handler(KbError, _kb_error)
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(StaleDataError, _stale_data)
     # Unhandled exceptions arrive as InternalServerError (500) when not testing; tests see them raised.
     app.register_error_handler(HTTPException, _http_error)

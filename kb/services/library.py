@@ -21,6 +21,7 @@ from kb.vocab import BasisKind, IndicatorState, Nature, SetStatus
 from kb.yamlio import read_yaml_files, write_yaml
 
 Progress = Callable[[int], None]
+_INDICATOR_SCHEMA = IndicatorSchema()  # one instance: building schemas per row dominated large loads
 COMMON_FILE_HEADER = "# 共性指标：各部门均可选用，由财政部门统一制定和维护。\n"
 
 
@@ -227,7 +228,7 @@ def _upsert_indicator(session, actor, indicators, item, department, position, re
         record_change(session, actor, "create", "indicator", item["code"], after=item, summary=item["name"])
         return
     before = indicator_to_dict(indicator)
-    if before == IndicatorSchema().dump(item) and indicator.position == position:
+    if before == _INDICATOR_SCHEMA.dump(item) and indicator.position == position:
         report.indicators_unchanged += 1
         return
     apply_indicator_fields(indicator, item)
@@ -235,7 +236,7 @@ def _upsert_indicator(session, actor, indicators, item, department, position, re
     report.indicators_updated += 1
     report.changed_codes.append(item["code"])
     record_change(session, actor, "update", "indicator", item["code"], before=before,
-                  after=IndicatorSchema().dump(item), summary=item["name"])
+                  after=_INDICATOR_SCHEMA.dump(item), summary=item["name"])
 
 
 INDICATOR_SCALARS = (
@@ -260,7 +261,7 @@ def apply_indicator_fields(indicator: Indicator, data: dict[str, Any]) -> None:
 
 def indicator_to_dict(indicator: Indicator) -> dict[str, Any]:
     """The indicator in its YAML/API form (the same schema for every channel)."""
-    return IndicatorSchema().dump(indicator)
+    return _INDICATOR_SCHEMA.dump(indicator)
 
 
 def export_library(session: Session, directory: Path) -> int:
