@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kb.models import AuditEntry, Department, Indicator, IndicatorSet
-from kb.services import personal
+from kb.services import goals, personal
 from kb.services.indicators import can_add_to, can_edit_indicator, get_indicator
 from kb.vocab import Role
 from webapp import lookups
@@ -51,15 +51,9 @@ def sets_containing(indicator: Indicator) -> list[IndicatorSet]:
     return found
 
 
-def goal_usage(code: str) -> int | None:
-    """How many goal rows use the indicator (None while the goals feature is not installed)."""
-    try:
-        from kb.models import GoalRow
-    except ImportError:
-        return None
-    from sqlalchemy import func
-
-    return get_session().scalar(select(func.count()).select_from(GoalRow).where(GoalRow.indicator_code == code))
+def goal_usage(code: str) -> int:
+    """How many project goals reuse the indicator."""
+    return goals.usage_count(get_session(), code)
 
 
 @bp.get("/indicators/<code>")
