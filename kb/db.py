@@ -115,11 +115,6 @@ def create_schema(engine: Engine) -> None:
         install_audit_protection(connection)
 
 
-def database_kind(engine: Engine) -> str:
-    """``sqlite`` or ``postgresql`` (what backups, checks and docs distinguish)."""
-    return engine.dialect.name
-
-
 def sqlite_pragmas(engine: Engine) -> dict[str, object]:
     """The connection settings in force (check-deploy asserts them)."""
     with engine.connect() as connection:
