@@ -4,8 +4,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from kb.errors import PermissionDenied, ValidationFailed, Problem
 from kb.models import Department, Favourite, Indicator, RecentView, User
@@ -48,20 +50,31 @@ def favourites(session: Session, user: User) -> list[Indicator]:
 
 
 def record_view(session: Session, user: User, indicator: Indicator) -> None:
-    """Remember that the user opened the indicator (one row per indicator; only the latest few kept)."""
-    row = session.scalar(select(RecentView).where(RecentView.user_id == user.id,
-                                                  RecentView.indicator_id == indicator.id))
-    if row is None:
-        session.add(RecentView(user_id=user.id, indicator_id=indicator.id, viewed_at=utcnow()))
-    else:
-        row.viewed_at = utcnow()
-    session.flush()
-    old = session.scalars(
-        select(RecentView).where(RecentView.user_id == user.id)
-        .order_by(RecentView.viewed_at.desc(), RecentView.id.desc()).offset(RECENT_LIMIT)
-    ).all()
-    for stale in old:
-        session.delete(stale)
+    """Remember that the user opened the indicator (one row per indicator; only the latest few kept).
+
+    Best effort: when two requests of the same person record views at the same moment, one of
+    them loses the race on the unique row; that view is already remembered, so it is dropped
+    (inside a savepoint) instead of failing the page.
+    """
+    try:
+        with session.begin_nested():
+            row = session.scalar(select(RecentView).where(RecentView.user_id == user.id,
+                                                          RecentView.indicator_id == indicator.id))
+            if row is None:
+                session.add(RecentView(user_id=user.id, indicator_id=indicator.id, viewed_at=utcnow()))
+            else:
+                row.viewed_at = utcnow()
+            session.flush()
+            stale = session.scalars(
+                select(RecentView.id).where(RecentView.user_id == user.id)
+                .order_by(RecentView.viewed_at.desc(), RecentView.id.desc()).offset(RECENT_LIMIT)
+            ).all()
+            if stale:
+                # A set-based delete: rows another request already removed are simply not there.
+                session.execute(delete(RecentView).where(RecentView.id.in_(stale)),
+                                execution_options={"synchronize_session": False})
+    except (IntegrityError, StaleDataError):
+        pass
 
 
 def recently_viewed(session: Session, user: User, limit: int = RECENT_LIMIT) -> list[tuple[Indicator, Any]]:
