@@ -237,3 +237,16 @@ def test_null_backend_keeps_the_interface() -> None:
     assert null.suggest("路") == []
     with null.lock(timeout=0) as held:
         assert held
+
+
+def test_updates_do_not_change_what_a_query_finds(backend: BaseBackend):
+    """Replaced documents must not count as still present (e.g. as document frequency)."""
+    targets = [doc(f"T-{n:03d}", f"第{n}批受益学生人数", "受益学生的人数。") for n in range(30)]
+    others = [doc(f"O-{n:03d}", f"道路养护里程{n}", "养护的公路里程。") for n in range(70)]
+    backend.rebuild([*targets, *others])
+    before = backend.search(SearchQuery("受益学生人数", limit=100))
+    for round_ in range(3):
+        backend.upsert([doc(t.key, f"{t.text['name']}（修订{round_}）", "受益学生的人数。") for t in targets])
+    after = backend.search(SearchQuery("受益学生人数", limit=100))
+    assert before.total == after.total == 30
+    assert {hit.key for hit in after.hits} == {t.key for t in targets}
