@@ -57,6 +57,10 @@ class SqlSearcher:
     def doc_count(self) -> int:
         return self._count
 
+    def doc_count_all(self) -> int:
+        """Whoosh counts replaced documents here too; PostgreSQL's statistics are exact, so the same."""
+        return self._count
+
     def prefetch(self, tokens: Iterable[str]) -> None:
         """Document frequencies of many tokens in one round trip (the ranker asks token by token)."""
         tokens = [t for t in dict.fromkeys(tokens) if t not in self._frequencies]

@@ -60,7 +60,9 @@ class Ranker:
                 scored[docnum] = 1.0
         else:
             plan = plan_query(
-                text, self.backend.analyzer, self._doc_frequency, searcher.doc_count(), self.backend.synonyms,
+                # doc_count_all: Whoosh's term statistics still count replaced documents until segments
+                # merge, so compare them with the count that includes those too.
+                text, self.backend.analyzer, self._doc_frequency, searcher.doc_count_all(), self.backend.synonyms,
                 lambda: self.backend._pinyin(searcher), lambda: self.backend._homophones(searcher),
                 self._is_title_word, lambda char: self.backend._containing(searcher, char),
             )
@@ -132,7 +134,7 @@ class Ranker:
         groups = self.backend._groups
         title = next((f.index_name for f in self.backend.fields if f.title), None)
         strong = groups[title] / 2 if title else max(groups.values()) / 2
-        common = max(COMMON_SHARE * self.searcher.doc_count(), COMMON_POSTINGS)
+        common = max(COMMON_SHARE * self.searcher.doc_count_all(), COMMON_POSTINGS)
         budget = getattr(self.backend, "postings_budget", None) or float("inf")
         leaves, postings = [], 0
         # Most telling tokens first; stop when the posting lists to walk exceed the budget (Whoosh's cost
