@@ -25,13 +25,11 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from whoosh.query import Term
 
 from search.analysis import Analyzer, Synonyms, normalize
 from search.base import BaseBackend, Document, FieldSpec, IndexBusy, SearchQuery, SearchResults
 from search.postgres_reader import SqlSearcher, tsquery_literal, tsvector_literal
 from search.ranking import Ranker
-from search.suggest import suggest_titles
 from search.whoosh_backend import WhooshBackend
 
 def _conninfo(dsn: str) -> str:
@@ -87,6 +85,8 @@ class PostgresBackend(BaseBackend):
     _pinyin = WhooshBackend._pinyin
     _homophones = WhooshBackend._homophones
     _containing = WhooshBackend._containing
+    # Suggestions only ask the searcher interface that SqlSearcher answers, so the code is shared too.
+    suggest = WhooshBackend.suggest
 
     # ---- connections and names ----------------------------------------------------------------
     def _connection(self) -> psycopg.Connection:
@@ -328,19 +328,6 @@ class PostgresBackend(BaseBackend):
             return SearchResults()
         searcher.prefetch(self.analyzer.tokens(normalize(query.text)) if query.text else ())
         return Ranker(self, searcher, query).run()
-
-    def suggest(self, prefix: str, limit: int = 8) -> list[str]:
-        searcher = self._searcher()
-        if searcher is None or not self._title:
-            return []
-        titles = suggest_titles(normalize(prefix), self._vocabulary(searcher)["titles"], self._pinyin(searcher), limit)
-        keys: list[str] = []
-        for title in titles:
-            for docnum in searcher.docs_for_query(Term(f"x_{self._title}", title)):
-                key = searcher.stored_fields(docnum)["key"]
-                if key not in keys:
-                    keys.append(key)
-        return keys[:limit]
 
     def close(self) -> None:
         if self.temporary:
