@@ -19,10 +19,8 @@ from sqlalchemy import select
 
 from kb.indexing import rebuild_index
 from kb.models import Department, IndicatorSet, User
-from kb.services.library import load_library, parse_library
 from kb.services.users import add_user
 from kb.vocab import SetStatus
-from tests.conftest import SEED_PATHS
 
 PASSWORD = "Xiangyuan#2025"
 _META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -74,12 +72,12 @@ def app(app_config):
 
 
 @pytest.fixture
-def world(app, actor):
-    """The YAML seed of the county loaded through the app's sessions, with the search index built."""
+def world(app, seed_snapshot):
+    """The YAML seed of the county in the app's database (copied, see tests/conftest.py), with the
+    search index built."""
     state = app.extensions["kb"]
+    seed_snapshot.restore(state.engine)
     with state.sessions() as session:
-        load_library(session, actor, parse_library(session, SEED_PATHS))
-        session.commit()
         rebuild_index(session, state.search)
     return app
 
