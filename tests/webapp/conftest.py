@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from flask.testing import FlaskClient
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from kb.indexing import rebuild_index
 from kb.models import Department, IndicatorSet, User
+from kb.services import users as users_service
 from kb.services.users import add_user
 from kb.vocab import SetStatus
 
@@ -82,6 +84,18 @@ def world(app, seed_snapshot):
     return app
 
 
+_HASHES: dict[str, str] = {}
+_REAL_HASH = users_service.hash_password
+
+
+def _hash_once(password: str) -> str:
+    """A real Argon2id hash of ``password``, computed once per run: hashing costs 0.3 s by design, and
+    tests create hundreds of users. Logging in still verifies against it for real."""
+    if password not in _HASHES:
+        _HASHES[password] = _REAL_HASH(password)
+    return _HASHES[password]
+
+
 @pytest.fixture
 def make_user(app, actor):
     """``make_user(role, department_code=None, username=None)`` → the User (password ``PASSWORD``).
@@ -100,7 +114,8 @@ def make_user(app, actor):
                 session.add(IndicatorSet(department=department, year=2025, status=SetStatus.DRAFT, is_current=True))
                 session.flush()
             name = username or f"{role}{department_code or ''}_{next(counter)}"
-            user = add_user(session, actor, name, password, role, department_code)
+            with mock.patch.object(users_service, "hash_password", _hash_once):
+                user = add_user(session, actor, name, password, role, department_code)
             session.commit()
             session.refresh(user)
             session.expunge(user)
