@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from kb import SEED_DIR
@@ -101,8 +102,8 @@ class SeedSnapshot:
                 source.close()
             return
         tables = Base.metadata.sorted_tables
+        _truncate(engine)
         with engine.begin() as connection:
-            connection.exec_driver_sql(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE")
             for table in tables:
                 connection.exec_driver_sql(f'INSERT INTO public."{table.name}" SELECT * FROM {self.SCHEMA}."{table.name}"')
             for table in tables:
@@ -119,10 +120,34 @@ def _load_seed(engine: Engine) -> None:
         session.commit()
 
 
+_CAN_SKIP_TRIGGERS: list[bool] = []  # learnt on first use: may this user set session_replication_role?
+
+
 def _truncate(engine: Engine) -> None:
-    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    """Empty every table and restart the identities (a clean PostgreSQL database for the next test).
+
+    DELETE of the few rows a test leaves is some 30 times faster than TRUNCATE of every table (which
+    replaces each table's files), but the audit log's trigger refuses deletes: a superuser (as in CI)
+    switches triggers off for this transaction; any other user gets TRUNCATE.
+    """
+    tables = Base.metadata.sorted_tables
+    if _CAN_SKIP_TRIGGERS != [False]:
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+                for table in reversed(tables):
+                    connection.exec_driver_sql(f'DELETE FROM "{table.name}"')
+                connection.exec_driver_sql(
+                    "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                    "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace")
+            _CAN_SKIP_TRIGGERS[:] = [True]
+            return
+        except DBAPIError:
+            if _CAN_SKIP_TRIGGERS == [True]:
+                raise
+            _CAN_SKIP_TRIGGERS[:] = [False]
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        connection.execute(text(f"TRUNCATE {', '.join(table.name for table in tables)} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(scope="session")
