@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 KB_DATA_DIR ?= ./instance
 export KB_DATA_DIR
 # PostgreSQL used by `make test` when a server answers (CI has one); override or set empty to skip.
+# The test database is dropped and re-created on every run: its name is this project's own, so it
+# cannot be another application's database on the same server. Override both to taste.
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
-KB_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/kb_test
+PG_TEST_DATABASE ?= kb_pytest_xiangyuan_indicators
 
-.PHONY: run test test-sqlite test-postgres install install-test system-deps index clean help \
+.PHONY: run test test-sqlite test-postgres screenshots install install-test system-deps index clean help \
 	check-deploy backup load-test fault-test bench-search db-upgrade db-revision
 
 help:
@@ -42,7 +44,7 @@ run: install
 # come from Debian's packages; installed only where missing.
 system-deps:
 	@missing=""; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -n "$$KB_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v soffice >/dev/null 2>&1 || missing="$$missing libreoffice-calc-nogui"; \
 	[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
@@ -51,17 +53,30 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-test: install-test test-sqlite test-postgres
+# The SQLite and PostgreSQL passes run side by side (two processes, one per core); each pass's output
+# is printed as a block when it ends. `make test-sqlite` / `make test-postgres` run one alone.
+test: install-test
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite:
 	$(BIN)/python -m pytest -q
 
-# Runs the same suite against PostgreSQL when a server answers; CI always has one.
+# Runs the same suite against PostgreSQL when a server answers; CI always has one. The test database
+# (PG_TEST_DATABASE) is created next to PG_ADMIN_URL's database, with the same server and user.
 test-postgres:
 	@if [ -n "$(PG_ADMIN_URL)" ] && $(BIN)/python -c "import psycopg; psycopg.connect('$(PG_ADMIN_URL)', connect_timeout=3).close()" 2>/dev/null; then \
-	  $(BIN)/python -c "import psycopg; c = psycopg.connect('$(PG_ADMIN_URL)', autocommit=True); c.execute('DROP DATABASE IF EXISTS kb_test WITH (FORCE)'); c.execute('CREATE DATABASE kb_test')"; \
-	  KB_TEST_DATABASE_URL=$(KB_TEST_PG_URL) $(BIN)/python -m pytest -q -m "not e2e"; \
+	  $(BIN)/python -c "import psycopg; from psycopg import sql; c = psycopg.connect('$(PG_ADMIN_URL)', autocommit=True); \
+	    name = sql.Identifier('$(PG_TEST_DATABASE)'); \
+	    c.execute(sql.SQL('DROP DATABASE IF EXISTS {} WITH (FORCE)').format(name)); c.execute(sql.SQL('CREATE DATABASE {}').format(name))" && \
+	  KB_TEST_DATABASE_URL=$$($(BIN)/python -c "from sqlalchemy.engine import make_url; \
+	    print(make_url('$(PG_ADMIN_URL)').set(drivername='postgresql+psycopg', database='$(PG_TEST_DATABASE)').render_as_string(hide_password=False))") \
+	  $(BIN)/python -m pytest -q -m "not e2e"; \
 	else echo "PostgreSQL not reachable at $(PG_ADMIN_URL): PostgreSQL run skipped"; fi
+
+# The browser tests, copying their screenshots into docs/screenshots/ (a plain `make test` keeps them
+# in a temporary folder, so the checkout stays clean).
+screenshots: install-test
+	KB_SAVE_SCREENSHOTS=1 $(BIN)/python -m pytest -q -m e2e tests/e2e
 
 # ---- operations (docs/deploy.md, docs/benchmarks.md) -------------------------------------------
 BACKUP_DIR ?= ./backups

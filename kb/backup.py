@@ -234,6 +234,33 @@ def _pg_dump(engine: Engine, path: Path) -> dict[str, dict[str, Any]]:
     return digests
 
 
+def backup_sets(directory: Path) -> list[Path]:
+    """The complete backup sets written by :func:`backup_database` inside ``directory``, oldest first.
+
+    The folder names carry the UTC time (``kb-YYYYMMDDTHHMMSSZ``), so name order is time order;
+    ``.partial`` folders (an interrupted backup) are not sets.
+    """
+    return sorted(
+        path for path in Path(directory).glob("kb-*")
+        if path.is_dir() and not path.name.endswith(".partial") and (path / MANIFEST).is_file()
+    )
+
+
+def resolve_backup_set(path: Path) -> tuple[Path, bool]:
+    """The backup set ``path`` names: ``path`` itself when it is one, else its newest set.
+
+    ``kb backup DIR`` writes a dated set inside DIR; ``kb restore DIR`` therefore accepts DIR too.
+    Returns ``(set, chosen)`` where ``chosen`` says the newest set was picked from a folder.
+    """
+    path = Path(path)
+    if (path / MANIFEST).is_file():
+        return path, False
+    sets = backup_sets(path)
+    if not sets:
+        raise BackupError(f"{path} 既不是备份（缺少 {MANIFEST}），其中也没有完整的备份（kb-YYYYMMDDTHHMMSSZ 目录）。")
+    return sets[-1], True
+
+
 def read_manifest(backup_dir: Path) -> dict[str, Any]:
     """The manifest of a backup set, after checking every file's SHA-256 against it."""
     backup_dir = Path(backup_dir)

@@ -1,10 +1,14 @@
 """End-to-end fixtures: the real app served from a background thread, driven by headless Chromium.
 
-``live_server`` is one server for the whole run: a fresh data directory and SQLite database with the
-county seed, the search index built with the real engine, and one user per role (password
-``PASSWORD``): ``caizheng`` (finance), ``jiaoyu`` (department 101), ``weijian`` (department 102),
-``xiangzhen`` (department 109, no certified set yet: it may edit), ``caiwu`` (a second finance
-user), ``zhuanjia`` (expert), ``guanli`` (admin). Tests that change data should use their own indicators.
+``live_server`` is a server of each test's own: its data directory (SQLite database with the county
+seed, the search index built with the real engine, and one user per role, password ``PASSWORD``:
+``caizheng`` (finance), ``jiaoyu`` (department 101), ``weijian`` (department 102), ``xiangzhen``
+(department 109, no certified set yet: it may edit), ``caiwu`` (a second finance user), ``zhuanjia``
+(expert), ``guanli`` (admin)) is copied from one built once per run, so what a test changes no other
+test sees.
+
+Screenshots go to a temporary folder; ``KB_SAVE_SCREENSHOTS=1`` (``make screenshots``) copies them into
+docs/screenshots/ at the end of the run, so a plain test run leaves the checkout clean.
 
     @pytest.mark.e2e
     def test_x(page, live_server, login):
@@ -13,6 +17,8 @@ user), ``zhuanjia`` (expert), ``guanli`` (admin). Tests that change data should 
 """
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -39,10 +45,9 @@ USERS = (
     ("zhuanjia", "expert", None),
     ("guanli", "admin", None),
 )
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SEARCH_BACKEND = "search.whoosh_backend.WhooshBackend"
 
 
@@ -58,17 +63,22 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory) -> Iterator[LiveServer]:
-    from webapp import create_app
-
-    data_dir = tmp_path_factory.mktemp("e2e-data")
-    app = create_app({
+def _config(data_dir: Path) -> dict:
+    return {
         "KB_DATA_DIR": str(data_dir),
         "DATABASE_URL": f"sqlite:///{data_dir / 'kb.sqlite3'}",
         "KB_SECRET_KEY": "e2e-secret",
         "SEARCH_BACKEND": SEARCH_BACKEND,
-    })
+    }
+
+
+@pytest.fixture(scope="session")
+def seeded_data_dir(tmp_path_factory) -> Path:
+    """A data directory with the seed, the users and the index, built once; tests get copies."""
+    from webapp import create_app
+
+    data_dir = tmp_path_factory.mktemp("e2e-template")
+    app = create_app(_config(data_dir))
     state = app.extensions["kb"]
     create_schema(state.engine)
     actor = Actor.system("e2e")
@@ -78,6 +88,20 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
             add_user(session, actor, username, PASSWORD, role, department)
         session.commit()
         rebuild_index(session, state.search)
+    state.search.close()
+    state.engine.dispose()  # the last connection checkpoints the WAL: the files alone are the data
+    return data_dir
+
+
+@pytest.fixture
+def live_server(seeded_data_dir: Path, tmp_path: Path) -> Iterator[LiveServer]:
+    """The app served on a free port from a copy of :func:`seeded_data_dir` (this test's own data)."""
+    from webapp import create_app
+
+    data_dir = tmp_path / "e2e-data"
+    shutil.copytree(seeded_data_dir, data_dir)
+    app = create_app(_config(data_dir))
+    state = app.extensions["kb"]
     port = _free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -89,12 +113,20 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     state.engine.dispose()
 
 
+def chromium_path() -> str:
+    """``KB_CHROMIUM``, else ``chromium`` or ``chromium-browser`` on the PATH (Debian and Ubuntu names)."""
+    path = os.environ.get("KB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("找不到 Chromium：请安装 chromium（make test 会用 apt 安装），或设置 KB_CHROMIUM 为其路径。")
+    return path
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
 
@@ -142,13 +174,23 @@ def login(live_server):
     return sign_in
 
 
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory) -> Iterator[Path]:
+    """Where this run's screenshots go; copied into docs/screenshots/ at the end only on request."""
+    folder = tmp_path_factory.mktemp("screenshots")
+    yield folder
+    if os.environ.get("KB_SAVE_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for path in sorted(folder.glob("*.png")):
+            shutil.copy2(path, DOCS_SCREENSHOTS / path.name)
+
+
 @pytest.fixture
-def screenshot():
-    """``screenshot(page, name)``: save a full-page PNG into docs/screenshots/ for the README."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def screenshot(screenshot_dir: Path):
+    """``screenshot(page, name)``: save a PNG of the window (the README's pictures, see ``make screenshots``)."""
 
     def take(page, name: str) -> Path:
-        path = SCREENSHOTS / f"{name}.png"
+        path = screenshot_dir / f"{name}.png"
         page.screenshot(path=str(path), full_page=False)
         return path
 

@@ -15,7 +15,7 @@ from tests.e2e.conftest import PASSWORD
 USERNAME = "tianbiao109"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def department_109_user(live_server):
     """A user of department 109, which has no indicator set yet (its first import starts a draft)."""
     with live_server.app.extensions["kb"].sessions() as session:

@@ -14,7 +14,10 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.engine import make_url
 
-from kb.backup import BackupError, backup_database, compare_digests, prune_backups, read_manifest, restore_database, table_digests
+from kb.backup import (
+    BackupError, backup_database, compare_digests, prune_backups, read_manifest, resolve_backup_set, restore_database,
+    table_digests,
+)
 from kb.db import make_engine, make_session_factory
 from kb.migrations import current_revision, head_revision, upgrade_database
 from kb.models import Department
@@ -155,6 +158,21 @@ def test_prune_keeps_the_newest_sets(tmp_path: Path) -> None:
     gone = prune_backups(tmp_path, keep=2)
     assert sorted(path.name for path in gone) == ["kb-20260101T000000Z", "kb-20260104T000000Z.partial"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["kb-20260102T000000Z", "kb-20260103T000000Z"]
+
+
+def test_a_folder_of_backups_resolves_to_its_newest_complete_set(tmp_path: Path) -> None:
+    for stamp in ("20260101T000000Z", "20260103T000000Z", "20260102T000000Z"):
+        (tmp_path / f"kb-{stamp}").mkdir()
+        (tmp_path / f"kb-{stamp}" / "manifest.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "kb-20260104T000000Z.partial").mkdir()  # interrupted: not a set
+    (tmp_path / "kb-20260105T000000Z").mkdir()  # no manifest: not a set
+    assert resolve_backup_set(tmp_path) == (tmp_path / "kb-20260103T000000Z", True)
+    assert resolve_backup_set(tmp_path / "kb-20260101T000000Z") == (tmp_path / "kb-20260101T000000Z", False)
+
+
+def test_a_folder_without_backups_is_refused_with_a_message(tmp_path: Path) -> None:
+    with pytest.raises(BackupError, match="没有完整的备份"):
+        resolve_backup_set(tmp_path)
 
 
 def test_audit_archive_moves_only_rows_past_retention(engine: Engine, tmp_path: Path) -> None:

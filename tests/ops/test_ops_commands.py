@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
 
 from kb.migrations import current_revision, head_revision
 from kb.models import AuditEntry, Department
@@ -45,6 +45,28 @@ def test_backup_then_restore_from_the_shell(runner, engine: Engine, tmp_path: Pa
         assert connection.scalar(select(func.count()).select_from(Department)) == 77
         actions = connection.scalars(select(AuditEntry.action).where(AuditEntry.entity_type == "database")).all()
     assert "restore" in actions  # the backup row itself was written after the copy, so it is not in it
+
+
+def test_restore_of_the_folder_given_to_backup_takes_its_newest_set(runner, engine: Engine, tmp_path: Path) -> None:
+    assert runner.invoke(main, ["init", "--no-seed"]).exit_code == 0
+    folder = tmp_path / "backups"
+    with engine.begin() as connection:
+        connection.execute(insert(Department).values(code="999", name="误操作新增", pilot=False, functions=[]))
+    assert runner.invoke(main, ["backup", str(folder)]).exit_code == 0
+    (first,) = folder.iterdir()
+    first.rename(folder / "kb-20000101T000000Z")  # an older, complete set that holds department 999
+    with engine.begin() as connection:
+        connection.execute(delete(Department))
+    assert runner.invoke(main, ["backup", str(folder)]).exit_code == 0
+    (newest,) = [path for path in folder.iterdir() if path.name != "kb-20000101T000000Z"]
+    with engine.begin() as connection:
+        connection.execute(insert(Department).values(code="999", name="误操作新增", pilot=False, functions=[]))
+
+    result = runner.invoke(main, ["restore", "--yes", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert f"最新的备份：{newest}" in result.output and "内容与备份一致" in result.output
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Department)) == 0
 
 
 def test_restore_of_a_damaged_set_fails_with_a_message(runner, tmp_path: Path) -> None:

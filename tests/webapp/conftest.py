@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from argon2 import PasswordHasher
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from kb.indexing import rebuild_index
 from kb.models import Department, IndicatorSet, User
-from kb.services.library import load_library, parse_library
+from kb.services import users as users_service
 from kb.services.users import add_user
 from kb.vocab import SetStatus
-from tests.conftest import SEED_PATHS
 
 PASSWORD = "Xiangyuan#2025"
 _META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -74,14 +75,28 @@ def app(app_config):
 
 
 @pytest.fixture
-def world(app, actor):
-    """The YAML seed of the county loaded through the app's sessions, with the search index built."""
+def world(app, seed_snapshot):
+    """The YAML seed of the county in the app's database (copied, see tests/conftest.py), with the
+    search index built."""
     state = app.extensions["kb"]
+    seed_snapshot.restore(state.engine)
     with state.sessions() as session:
-        load_library(session, actor, parse_library(session, SEED_PATHS))
-        session.commit()
         rebuild_index(session, state.search)
     return app
+
+
+_HASHES: dict[str, str] = {}
+# Argon2id costs 0.3 s per hash and per login by design; page tests create and sign in hundreds of
+# users. Their hash is a genuine Argon2id hash with the smallest cost, made once per password: the
+# app's own verify_password checks it for real (Argon2 reads the cost from the hash). The production
+# cost is add_user's, tested where add_user is called directly.
+_CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def _hash_once(password: str) -> str:
+    if password not in _HASHES:
+        _HASHES[password] = _CHEAP_HASHER.hash(password)
+    return _HASHES[password]
 
 
 @pytest.fixture
@@ -102,7 +117,8 @@ def make_user(app, actor):
                 session.add(IndicatorSet(department=department, year=2025, status=SetStatus.DRAFT, is_current=True))
                 session.flush()
             name = username or f"{role}{department_code or ''}_{next(counter)}"
-            user = add_user(session, actor, name, password, role, department_code)
+            with mock.patch.object(users_service, "hash_password", _hash_once):
+                user = add_user(session, actor, name, password, role, department_code)
             session.commit()
             session.refresh(user)
             session.expunge(user)

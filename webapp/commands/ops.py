@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from kb.backup import BackupError, archive_audit_log, backup_database, prune_backups, read_manifest, restore_database
+from kb.backup import BackupError, archive_audit_log, backup_database, prune_backups, read_manifest, resolve_backup_set, restore_database
 from kb.indexing import rebuild_index
 from kb.migrations import current_revision, head_revision, upgrade_database
 from kb.models import Indicator
@@ -79,8 +79,14 @@ def backup(ctx: Context, directory: Path, keep: int) -> None:
 @click.option("--yes", is_flag=True, help="不再确认（脚本中使用）。")
 @pass_context
 def restore(ctx: Context, backup_dir: Path, yes: bool) -> None:
-    """用备份替换当前数据库（先停止网页服务），核对内容，升级结构并重建检索索引。"""
+    """用备份替换当前数据库（先停止网页服务），核对内容，升级结构并重建检索索引。
+
+    BACKUP_DIR 是一份备份（kb-YYYYMMDDTHHMMSSZ 目录），或 kb backup 写入的目录：取其中最新的一份。
+    """
     try:
+        backup_dir, chosen = resolve_backup_set(backup_dir)
+        if chosen:
+            click.echo(f"使用 {backup_dir.parent} 中最新的备份：{backup_dir}")
         manifest = read_manifest(backup_dir)
     except BackupError as error:
         click.echo(f"错误：{error}", err=True)
