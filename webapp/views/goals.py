@@ -13,7 +13,7 @@ from sqlalchemy import select
 from kb import goal_forms, quality, vocab
 from kb.errors import NotFound, PermissionDenied, Problem, ValidationFailed
 from kb.models import BudgetProject, Department, PerformanceGoal
-from kb.models.goal import GOAL_STATUS_LABELS, GoalStatus, ProjectKind, Verdict
+from kb.models.goal import GoalStatus, ProjectKind, Verdict
 from kb.services import goal_reviews, goal_usage, goals
 from kb.services.indicators import get_indicator
 from webapp import lookups
@@ -86,14 +86,14 @@ def index():
     if department is None and request.args.get("department"):
         department = session.scalar(select(Department).where(Department.code == request.args["department"]))
     items = goals.goals_of(session, department=department, year=year,
-                           status=GoalStatus(status) if status in GOAL_STATUS_LABELS else None)
+                           status=GoalStatus(status) if status in GoalStatus.labels() else None)
     indicator = None
     if request.args.get("indicator"):
         indicator = get_indicator(session, request.args["indicator"])
     departments = session.scalars(select(Department).order_by(Department.code)).all() if actor.role != "department" else []
     return render_template(
         "goals/index.html", goals=items, year=year, status=status, department=department, departments=departments,
-        statuses=GOAL_STATUS_LABELS, indicator=indicator, editable=goals.editable_goals(session, actor),
+        statuses=GoalStatus.labels(), indicator=indicator, editable=goals.editable_goals(session, actor),
         years=sorted({g.project.year for g in items} | {dt.date.today().year + 1}, reverse=True),
         can_draft=actor.role in DRAFTERS,
     )
