@@ -149,7 +149,7 @@ def library_state(session: Session) -> str:
 
 
 def _actor_key(actor: Actor) -> list:
-    return [actor.username, actor.role, actor.department_id]
+    return [actor.username, actor.role.value if actor.role else "", actor.department_id]
 
 
 def plan_to_json(plan: ImportPlan) -> str:

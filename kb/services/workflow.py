@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
+from kb import permissions
 from kb.errors import InvalidTransition, NotFound, PermissionDenied
 from kb.models import Department, Indicator, IndicatorSet, ReviewAssignment, ReviewComment, ReviewRequest
 from kb.models.base import utcnow
@@ -58,7 +59,7 @@ def open_review(session: Session, indicator_set: IndicatorSet) -> ReviewRequest 
 
 def assignment_of(session: Session, actor: Actor, indicator_set: IndicatorSet) -> ReviewAssignment | None:
     """The actor's assignment on the set's open review (None unless an assigned expert)."""
-    if actor.role != "expert" or actor.user_id is None:
+    if not permissions.is_expert(actor) or actor.user_id is None:
         return None
     review = open_review(session, indicator_set)
     if review is None:
@@ -91,7 +92,7 @@ def state_entered(indicator_set: IndicatorSet, returned_at: dt.datetime | None) 
 # --- who may do what ---------------------------------------------------------------------------
 
 def _refuse_admin(actor: Actor) -> None:
-    if actor.role == "admin":
+    if permissions.is_admin(actor):
         raise PermissionDenied(ADMIN_REFUSAL)
 
 
@@ -105,13 +106,14 @@ def _require_status(indicator_set: IndicatorSet, allowed: tuple[SetStatus, ...],
 
 
 def _require_own_department(actor: Actor, department: Department, action: str) -> None:
-    if actor.role != "department" or actor.department_id != department.id:
+    if not permissions.is_own_department(actor, department.id):
         raise PermissionDenied(f"只有{department.name}的部门用户可以{ACTION_LABELS[action]}本部门的指标集。")
 
 
 def _check_submit(session: Session, actor: Actor, indicator_set: IndicatorSet) -> None:
     _refuse_admin(actor)
-    _require_own_department(actor, indicator_set.department, "submit")
+    if not permissions.can_submit_set(actor, indicator_set):
+        _require_own_department(actor, indicator_set.department, "submit")
     _require_current(indicator_set, "submit")
     _require_status(indicator_set, (SetStatus.DRAFT,), "submit")
     if not live_content(session, indicator_set.department):
@@ -120,13 +122,13 @@ def _check_submit(session: Session, actor: Actor, indicator_set: IndicatorSet) -
 
 def _check_confirm(session: Session, actor: Actor, indicator_set: IndicatorSet) -> None:
     _refuse_admin(actor)
-    if actor.role == "department":
-        _require_own_department(actor, indicator_set.department, "confirm")
-    elif actor.role != "finance":
+    if not permissions.can_confirm_set(actor, indicator_set):
+        if permissions.is_department(actor):
+            _require_own_department(actor, indicator_set.department, "confirm")
         raise PermissionDenied("只有本部门和财政可以确认指标集（双方确认）；专家请在评审中审定或退回。")
     _require_current(indicator_set, "confirm")
     _require_status(indicator_set, (SetStatus.SUBMITTED,), "confirm")
-    if actor.role == "finance" and department_must_reconfirm(session, indicator_set):
+    if permissions.is_finance(actor) and department_must_reconfirm(session, indicator_set):
         raise InvalidTransition(
             f"{indicator_set.department.name}确认之后指标又有改动，请先请部门重新确认，财政再确认。"
         )
@@ -134,10 +136,10 @@ def _check_confirm(session: Session, actor: Actor, indicator_set: IndicatorSet) 
 
 def _check_certify(session: Session, actor: Actor, indicator_set: IndicatorSet) -> ReviewAssignment:
     _refuse_admin(actor)
-    if actor.role != "expert":
+    if not permissions.is_expert(actor):
         raise PermissionDenied("只有受邀评审的专家可以审定指标集。")
     assignment = assignment_of(session, actor, indicator_set)
-    if assignment is None:
+    if not permissions.can_certify_set(actor, assigned=assignment is not None):
         raise PermissionDenied("您不在该指标集的评审专家名单中，不能审定。如需参加评审，请联系财政局分派。")
     _require_status(indicator_set, (SetStatus.CONFIRMED,), "certify")
     return assignment
@@ -145,20 +147,19 @@ def _check_certify(session: Session, actor: Actor, indicator_set: IndicatorSet) 
 
 def _check_return(session: Session, actor: Actor, indicator_set: IndicatorSet) -> None:
     _refuse_admin(actor)
-    if actor.role == "expert":
-        if assignment_of(session, actor, indicator_set) is None:
+    if not permissions.can_return_set(actor, assigned=assignment_of(session, actor, indicator_set) is not None):
+        if permissions.is_expert(actor):
             raise PermissionDenied("您不在该指标集的评审专家名单中，不能退回。")
-    elif actor.role != "finance":
         raise PermissionDenied("只有财政和受邀评审的专家可以退回指标集。")
     _require_status(indicator_set, (SetStatus.SUBMITTED, SetStatus.CONFIRMED), "return")
 
 
 def _check_start_next(session: Session, actor: Actor, indicator_set: IndicatorSet) -> None:
     _refuse_admin(actor)
-    if actor.role not in ("department", "finance"):
+    if not permissions.can_start_set(actor, indicator_set.department):
+        if permissions.is_department(actor):
+            _require_own_department(actor, indicator_set.department, "start_next")
         raise PermissionDenied("只有本部门或财政可以开始新一年的指标集。")
-    if actor.role == "department":
-        _require_own_department(actor, indicator_set.department, "start_next")
     _require_current(indicator_set, "start_next")
     _require_status(indicator_set, (SetStatus.CERTIFIED,), "start_next")
 
@@ -250,7 +251,7 @@ def confirm_set(session: Session, actor: Actor, indicator_set: IndicatorSet) -> 
     """
     _check_confirm(session, actor, indicator_set)
     now = utcnow()
-    if actor.role == "department":
+    if permissions.is_department(actor):
         indicator_set.department_confirmed_at, indicator_set.department_confirmed_by_id = now, actor.user_id
         _flush(session)  # before the summary below reads the set's department
         _transition(session, actor, indicator_set, "department_confirm", SetStatus.SUBMITTED,
@@ -329,7 +330,7 @@ def return_set(session: Session, actor: Actor, indicator_set: IndicatorSet, reas
     if assignment is not None:
         assignment.decision, assignment.decided_at = ReviewDecision.RETURN, utcnow()
     comment = ReviewComment(indicator_set=indicator_set, kind=CommentKind.RETURN, body=reason,
-                            author_id=actor.user_id, author_name=actor.username, author_role=actor.role)
+                            author_id=actor.user_id, author_name=actor.username, author_role=actor.role.value)
     session.add(comment)
     indicator_set.status = SetStatus.DRAFT
     indicator_set.submitted_at = indicator_set.submitted_by_id = None
@@ -351,7 +352,7 @@ def start_next_version(session: Session, actor: Actor, department: Department, y
     current = department.current_set
     if current is None:
         _refuse_admin(actor)
-        if actor.role != "finance" and not (actor.role == "department" and actor.department_id == department.id):
+        if not permissions.can_start_set(actor, department):
             raise PermissionDenied(f"只有{department.name}的部门用户或财政可以为该部门建立指标集。")
         new = IndicatorSet(department=department, year=year or utcnow().year, version=1,
                            status=SetStatus.DRAFT, is_current=True)

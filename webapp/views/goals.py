@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
-from kb import goal_forms, quality, vocab
+from kb import goal_forms, permissions, quality, vocab
 from kb.errors import NotFound, PermissionDenied, Problem, ValidationFailed
 from kb.models import BudgetProject, Department, PerformanceGoal
 from kb.models.goal import GoalStatus, ProjectKind, Verdict
@@ -19,6 +19,7 @@ from kb.services.indicators import get_indicator
 from webapp import lookups
 from webapp.auth import current_actor
 from webapp.db import get_search, get_session
+from kb.vocab import Role
 from webapp.permissions import NOT_FOUND, SIGNED_IN, allow, register, register_scope
 
 bp = Blueprint("goals", __name__, url_prefix="/goals")
@@ -35,7 +36,8 @@ def money(value: Any) -> str:
         return str(value)
 
 
-DRAFTERS = ("department", "finance", "admin")
+# The route table mirrors kb.permissions: an administrator neither drafts nor reviews goals.
+DRAFTERS = (Role.DEPARTMENT, Role.FINANCE)
 register({
     "goals.index": SIGNED_IN,
     "goals.new": allow(*DRAFTERS, write=True),
@@ -43,8 +45,8 @@ register({
     "goals.edit": allow(*DRAFTERS, scope="goal", write=True),
     "goals.check": allow(*DRAFTERS, scope="goal"),
     "goals.submit": allow(*DRAFTERS, scope="goal", write=True),
-    "goals.review": allow("finance", "expert", "admin", write=True),
-    "goals.decide": allow("finance", "admin", write=True),
+    "goals.review": allow(Role.FINANCE, Role.EXPERT, write=True),
+    "goals.decide": allow(Role.FINANCE, write=True),
     "goals.export": allow(scope="goal"),
     "goals.export_department": allow(scope="department"),
     "goals.add_indicator": allow(*DRAFTERS, write=True),
@@ -64,7 +66,7 @@ ROW_FIELDS = ("id", "code", "name", "level1", "level2", "nature", "operator", "t
 
 def _load(goal_id: int) -> PerformanceGoal:
     goal = goals.get_goal(get_session(), goal_id)
-    if not goals.can_view_goal(current_actor(), goal):
+    if not permissions.can_view_goal(current_actor(), goal):
         raise PermissionDenied("只能查看本部门的绩效目标。")
     return goal
 
@@ -82,7 +84,7 @@ def index():
     session, actor = get_session(), current_actor()
     year = request.args.get("year", type=int)
     status = request.args.get("status") or None
-    department = _own_department() if actor.role == "department" else None
+    department = _own_department() if permissions.sees_only_own_department(actor) else None
     if department is None and request.args.get("department"):
         department = session.scalar(select(Department).where(Department.code == request.args["department"]))
     items = goals.goals_of(session, department=department, year=year,
@@ -90,12 +92,12 @@ def index():
     indicator = None
     if request.args.get("indicator"):
         indicator = get_indicator(session, request.args["indicator"])
-    departments = session.scalars(select(Department).order_by(Department.code)).all() if actor.role != "department" else []
+    departments = session.scalars(select(Department).order_by(Department.code)).all() if not permissions.sees_only_own_department(actor) else []
     return render_template(
         "goals/index.html", goals=items, year=year, status=status, department=department, departments=departments,
         statuses=GoalStatus.labels(), indicator=indicator, editable=goals.editable_goals(session, actor),
         years=sorted({g.project.year for g in items} | {dt.date.today().year + 1}, reverse=True),
-        can_draft=actor.role in DRAFTERS,
+        can_draft=permissions.can_draft_goal(actor),
     )
 
 
@@ -108,7 +110,7 @@ def new():
     problems: list = []
     if request.method == "POST":
         data = request.form.to_dict()
-        department = _own_department() if actor.role == "department" else session.scalar(
+        department = _own_department() if permissions.sees_only_own_department(actor) else session.scalar(
             select(Department).where(Department.code == data.get("department", "")))
         try:
             if department is None:
@@ -123,7 +125,7 @@ def new():
         else:
             flash("项目已建立。下方按项目说明推荐了指标，勾选后点“加入选中指标”。", "success")
             return redirect(url_for("goals.edit", goal_id=goal.id))
-    departments = session.scalars(select(Department).order_by(Department.code)).all() if actor.role != "department" else []
+    departments = session.scalars(select(Department).order_by(Department.code)).all() if not permissions.sees_only_own_department(actor) else []
     return render_template("goals/new.html", data=data, problems=problems, departments=departments,
                            categories=quality.project_categories(), kinds=[k.value for k in ProjectKind]), \
         (422 if problems else 200)
@@ -189,7 +191,7 @@ def edit(goal_id: int):
     """编制页面：项目信息、绩效目标、指标表；推荐、检索、典型组合；实时质量检查。"""
     session, actor = get_session(), current_actor()
     goal = _load(goal_id)
-    if not goals.can_edit_goal(actor, goal):
+    if not permissions.can_edit_goal(actor, goal):
         flash(f"该绩效目标处于“{goal.status.label}”状态，不能修改。", "warning")
         return redirect(url_for("goals.view", goal_id=goal.id))
     if request.method == "GET":
@@ -322,8 +324,8 @@ def view(goal_id: int):
     data = goal.frozen if goal.status == GoalStatus.APPROVED and goal.frozen else goals.goal_to_dict(goal)
     return render_template(
         "goals/view.html", goal=goal, data=data, findings=goals.check(session, data),
-        can_edit=goals.can_edit_goal(actor, goal), can_review=goal_reviews.can_review_goal(actor, goal),
-        can_decide=goal_reviews.can_decide_goal(actor, goal), verdicts=list(Verdict),
+        can_edit=permissions.can_edit_goal(actor, goal), can_review=permissions.can_review_goal(actor, goal),
+        can_decide=permissions.can_decide_goal(actor, goal), verdicts=list(Verdict),
         comments={row.id: row.comments for row in goal.rows},
     )
 

@@ -23,7 +23,7 @@ from werkzeug.utils import safe_join
 
 from kb.errors import NotFound, PermissionDenied, Problem, ValidationFailed
 from kb.models import AuditEntry, Department
-from kb.services.indicators import can_add_to
+from kb import permissions
 from kb.services.imports import PreviewOutdated, confirm_import, plan_from_json, plan_to_json, preview_import
 from kb.services.library import export_library
 from kb.spreadsheets.safety import MAX_FILE_BYTES, MAX_ROWS
@@ -38,11 +38,12 @@ from kb.spreadsheets.writer import (
 )
 from webapp.auth import current_actor
 from webapp.db import get_session
+from kb.vocab import Role
 from webapp.permissions import SIGNED_IN, allow, register
 
 bp = Blueprint("sheets", __name__, url_prefix="/sheets")
 
-IMPORTERS = ("department", "finance", "admin")
+IMPORTERS = (Role.DEPARTMENT, Role.FINANCE, Role.ADMIN)  # as kb.permissions.can_import
 register({
     "sheets.index": SIGNED_IN,
     "sheets.template": SIGNED_IN,
@@ -74,8 +75,9 @@ def index():
     own = next((d for d in departments if d.id == actor.department_id), None)
     own_status = own.current_set.status.label if own and own.current_set else ""
     return render_template("sheets/index.html", departments=departments, own=own, by_column=BY_COLUMN,
-                           can_import=actor.role in IMPORTERS, is_finance=actor.is_finance,
-                           own_open=own is not None and can_add_to(actor, own), own_status=own_status,
+                           can_import=permissions.can_import_anything(actor),
+                           chooses_department=permissions.can_choose_import_department(actor),
+                           own_open=own is not None and permissions.can_add_indicator(actor, own), own_status=own_status,
                            max_mb=MAX_FILE_BYTES // 1024 // 1024, max_rows=MAX_ROWS, title=TEMPLATE_TITLE)
 
 
@@ -244,7 +246,7 @@ def _xlsx(content: bytes, name: str):
 
 def _chosen_department(actor) -> str | None:
     """Department users import into their own department; finance chooses (or “by column”)."""
-    if actor.role == "department":
+    if not permissions.can_choose_import_department(actor):
         own = get_session().scalar(select(Department.code).where(Department.id == actor.department_id))
         if own is None:
             raise PermissionDenied("您的账号没有所属部门，不能导入。请联系系统管理员。")
@@ -295,8 +297,9 @@ def _sorted(problems):
 
 def _upload_form_context() -> dict:
     actor = current_actor()
-    departments = get_session().scalars(select(Department).order_by(Department.code)).all() if actor.is_finance else []
-    return {"departments": departments, "by_column": BY_COLUMN, "is_finance": actor.is_finance,
+    chooses = permissions.can_choose_import_department(actor)
+    departments = get_session().scalars(select(Department).order_by(Department.code)).all() if chooses else []
+    return {"departments": departments, "by_column": BY_COLUMN, "chooses_department": chooses,
             "max_mb": MAX_FILE_BYTES // 1024 // 1024}
 
 

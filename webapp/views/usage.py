@@ -6,10 +6,11 @@ from flask import Blueprint, render_template, request
 
 from kb.services import goal_usage
 from webapp.db import get_session
+from kb.vocab import Role
 from webapp.permissions import allow, register
 
 bp = Blueprint("usage", __name__, url_prefix="/usage")
-register({"usage.index": allow("finance", "expert", "admin")})
+register({"usage.index": allow(Role.FINANCE, Role.EXPERT, Role.ADMIN)})
 
 
 @bp.get("/")

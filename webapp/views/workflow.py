@@ -11,6 +11,7 @@ from collections import defaultdict
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from kb import permissions
 from kb.errors import InvalidTransition, NotFound
 from kb.models import Department, ReviewComment
 from kb.models.workflow import CommentKind
@@ -18,12 +19,10 @@ from kb.services import reviews, workflow
 from kb.services.workflow import ACTION_LABELS
 from webapp.auth import current_actor
 from webapp.db import get_session
+from kb.vocab import Role
 from webapp.permissions import NOT_FOUND, allow, register, register_scope
 
 bp = Blueprint("workflow", __name__, url_prefix="/workflow")
-
-REVIEWERS = ("finance", "expert")
-
 
 def _set_scope(view_args) -> object:
     from kb.models import IndicatorSet
@@ -45,14 +44,14 @@ def _comment_scope(view_args) -> object:
 register_scope("indicator_set", _set_scope)
 register_scope("review_comment", _comment_scope)
 register({
-    "workflow.set_detail": allow("department", "finance", "expert", "admin", scope="indicator_set"),
-    "workflow.transition": allow("department", "finance", "expert", scope="indicator_set", write=True),
-    "workflow.assign": allow("finance", write=True),
-    "workflow.comment": allow("finance", "expert", write=True),
-    "workflow.answer": allow("department", scope="review_comment", write=True),
-    "workflow.start": allow("department", "finance", scope="department", write=True),
-    "workflow.versions": allow("department", "finance", "expert", "admin", scope="department"),
-    "workflow.diff": allow("department", "finance", "expert", "admin", scope="department"),
+    "workflow.set_detail": allow(Role.DEPARTMENT, Role.FINANCE, Role.EXPERT, Role.ADMIN, scope="indicator_set"),
+    "workflow.transition": allow(Role.DEPARTMENT, Role.FINANCE, Role.EXPERT, scope="indicator_set", write=True),
+    "workflow.assign": allow(Role.FINANCE, write=True),
+    "workflow.comment": allow(Role.FINANCE, Role.EXPERT, write=True),
+    "workflow.answer": allow(Role.DEPARTMENT, scope="review_comment", write=True),
+    "workflow.start": allow(Role.DEPARTMENT, Role.FINANCE, scope="department", write=True),
+    "workflow.versions": allow(Role.DEPARTMENT, Role.FINANCE, Role.EXPERT, Role.ADMIN, scope="department"),
+    "workflow.diff": allow(Role.DEPARTMENT, Role.FINANCE, Role.EXPERT, Role.ADMIN, scope="department"),
 })
 
 
@@ -94,9 +93,7 @@ def set_detail(set_id: int):
         actions=workflow.allowed_actions(session, actor, indicator_set),
         action_labels=ACTION_LABELS,
         can_comment=reviews.can_comment(session, actor, indicator_set),
-        can_answer=actor.role == "department" and actor.department_id == indicator_set.department_id,
-        can_assign=actor.role == "finance" and indicator_set.status.value in ("submitted", "confirmed"),
-        experts=reviews.list_experts(session) if actor.role == "finance" else [],
+        experts=reviews.list_experts(session) if permissions.can_assign_experts(actor, indicator_set) else [],
         my_assignment=workflow.assignment_of(session, actor, indicator_set),
         must_reconfirm=(indicator_set.status.value == "submitted"
                         and workflow.department_must_reconfirm(session, indicator_set)),
@@ -191,11 +188,8 @@ def versions(code: str):
     department = _department(code)
     sets = sorted(department.indicator_sets, key=lambda s: s.version, reverse=True)
     counts = {s.id: len(workflow.set_content(session, s)) for s in sets}
-    actor = current_actor()
-    can_start = department.current_set is None and (
-        actor.role == "finance" or (actor.role == "department" and actor.department_id == department.id))
     return render_template("workflow/versions.html", department=department, sets=sets, counts=counts,
-                           can_start=can_start, this_year=dt.date.today().year)
+                           this_year=dt.date.today().year)
 
 
 @bp.get("/departments/<code>/diff")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from kb import permissions
 from kb.errors import EditConflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from kb.models import AuditEntry, GoalRow
 from kb.models.goal import GoalStatus
@@ -148,8 +149,8 @@ def full_goal(session, world):
 def test_visibility_and_editable_goals(session, world):
     goal = full_goal(session, world)
     stranger = Actor("民政科员", "department", department_id=world[1].id)
-    assert goals.can_view_goal(world[2], goal) and not goals.can_view_goal(stranger, goal)
-    assert goals.can_view_goal(EXPERT, goal) and not goals.can_edit_goal(EXPERT, goal)
+    assert permissions.can_view_goal(world[2], goal) and not permissions.can_view_goal(stranger, goal)
+    assert permissions.can_view_goal(EXPERT, goal) and not permissions.can_edit_goal(EXPERT, goal)
     assert goals.editable_goals(session, world[2]) == [goal]
     assert goals.editable_goals(session, stranger) == []
     with pytest.raises(PermissionDenied):
