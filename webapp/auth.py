@@ -16,9 +16,9 @@ from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_te
 
 from kb.errors import ValidationFailed
 from kb.models import User
+from kb.permissions import is_admin
 from kb.services import accounts
 from kb.services.audit import Actor, record_change
-from kb.permissions import is_admin
 from webapp.db import get_session
 
 bp = Blueprint("auth", __name__)

@@ -12,12 +12,12 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb import permissions
 from kb.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from kb.models import ChangeRequest, Indicator
 from kb.models.base import utcnow
 from kb.models.workflow import ChangeKind, ChangeStatus
 from kb.schemas import IndicatorSchema, problems_from
-from kb import permissions
 from kb.services.audit import Actor, record_change
 from kb.services.indicators import create_indicator, get_indicator, retire_indicator, update_indicator
 from kb.services.library import indicator_to_dict

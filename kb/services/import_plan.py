@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from kb.errors import InvalidTransition, NotFound, PermissionDenied, Problem, ValidationFailed
 from kb.models import Department, Indicator
-from kb.schemas import IndicatorSchema, problems_from
 from kb.permissions import can_import
-from kb.services.audit import Actor
 from kb.permissions import can_add_indicator, can_edit_indicator
+from kb.schemas import IndicatorSchema, problems_from
+from kb.services.audit import Actor
 from kb.spreadsheets import columns as cols
 from kb.spreadsheets.reader import ChecklistItem, Table
 from kb.spreadsheets.rows import RowFields, header_for_field, row_fields, spreadsheet_message

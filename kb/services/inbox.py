@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from kb import permissions
 from kb.models import ChangeRequest, Department, IndicatorSet, ReviewAssignment, ReviewComment, ReviewRequest
 from kb.models.base import utcnow
 from kb.models.workflow import ChangeStatus, CommentKind, ReviewStatus
-from kb import permissions
 from kb.services.audit import Actor
 from kb.services.reviews import open_comment_counts
 from kb.services.workflow import department_must_reconfirm, set_label

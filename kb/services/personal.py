@@ -12,8 +12,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from kb.errors import PermissionDenied, ValidationFailed, Problem
 from kb.models import Department, Favourite, Indicator, RecentView, User
 from kb.models.base import utcnow
-from kb.services.audit import Actor
 from kb.permissions import can_add_indicator
+from kb.services.audit import Actor
 from kb.services.indicators import create_indicator, get_indicator
 from kb.services.library import indicator_to_dict
 

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from kb import permissions
 from kb.errors import InvalidTransition, NotFound, PermissionDenied
 from kb.models import AuditEntry, IndicatorSet, ReviewAssignment, ReviewComment, ReviewRequest, User
 from kb.models.base import utcnow
 from kb.models.workflow import CommentKind
-from kb import permissions
 from kb.services.audit import Actor, record_change
 from kb.services.workflow import assignment_of, open_review, set_content, set_key, set_label
 from kb.vocab import Role, SetStatus

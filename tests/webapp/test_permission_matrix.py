@@ -150,6 +150,13 @@ def as_user(app, user: tuple[int, int]):
     return client
 
 
+def refused(response) -> bool:
+    """For the workflow matrix (tests/webapp/test_workflow_permissions.py), which still judges refusal only."""
+    if response.status_code in (401, 403):
+        return True
+    return response.status_code == 302 and "/login?next=" in response.headers.get("Location", "")
+
+
 def send(client, method: str, url: str, data):
     """The request of one cell, with a valid CSRF token (the browser-like client adds it to forms)."""
     if data == "json":

@@ -16,10 +16,10 @@ from kb.models import BudgetProject, Department, PerformanceGoal
 from kb.models.goal import GoalStatus, ProjectKind, Verdict
 from kb.services import goal_reviews, goal_usage, goals
 from kb.services.indicators import get_indicator
+from kb.vocab import Role
 from webapp import lookups
 from webapp.auth import current_actor
 from webapp.db import get_search, get_session
-from kb.vocab import Role
 from webapp.permissions import NOT_FOUND, SIGNED_IN, allow, register, register_scope
 
 bp = Blueprint("goals", __name__, url_prefix="/goals")

@@ -17,8 +17,8 @@ from pathlib import Path
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
-from kb.errors import NotFound, PermissionDenied, Problem, ValidationFailed
 from kb import permissions
+from kb.errors import NotFound, PermissionDenied, Problem, ValidationFailed
 from kb.models import Department
 from kb.services.imports import PreviewOutdated, confirm_import, preview_import
 from kb.services.library import export_department as department_yaml, export_library
@@ -33,9 +33,9 @@ from kb.spreadsheets.writer import (
     library_workbook,
     safe_filename,
 )
+from kb.vocab import Role
 from webapp.auth import current_actor
 from webapp.db import get_session
-from kb.vocab import Role
 from webapp.permissions import SIGNED_IN, allow, register
 
 bp = Blueprint("sheets", __name__, url_prefix="/sheets")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from kb.services import goal_usage
-from webapp.db import get_session
 from kb.vocab import Role
+from webapp.db import get_session
 from webapp.permissions import allow, register
 
 bp = Blueprint("usage", __name__, url_prefix="/usage")

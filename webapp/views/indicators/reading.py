@@ -5,8 +5,8 @@ from flask import render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from kb.models import AuditEntry, Department, Indicator, IndicatorSet
 from kb import permissions
+from kb.models import AuditEntry, Department, Indicator, IndicatorSet
 from kb.services import goals, personal
 from kb.services.indicators import get_indicator
 from webapp import lookups

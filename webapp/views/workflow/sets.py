@@ -1,14 +1,10 @@
-"""审定流程：an indicator set's page (status, actions, review, comments, timeline), versions and diffs.
-
-The board (推进情况), the inbox (待办) and change requests (变更申请) add their routes to this
-blueprint from ``webapp/views/board.py``, ``inbox.py`` and ``change_requests.py``.
-"""
+"""审定流程：an indicator set's page (status, actions, review, comments, timeline), versions and diffs."""
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from kb import permissions
@@ -17,12 +13,12 @@ from kb.models import Department, ReviewComment
 from kb.models.workflow import CommentKind
 from kb.services import reviews, workflow
 from kb.services.workflow import ACTION_LABELS
+from kb.vocab import Role
 from webapp.auth import current_actor
 from webapp.db import get_session
-from kb.vocab import Role
 from webapp.permissions import NOT_FOUND, allow, register, register_scope
+from webapp.views.workflow import bp
 
-bp = Blueprint("workflow", __name__, url_prefix="/workflow")
 
 def _set_scope(view_args) -> object:
     from kb.models import IndicatorSet
@@ -209,5 +205,3 @@ def diff(code: str):
     return render_template("workflow/diff.html", department=department, diff=result,
                            versions=versions_sorted, old_version=old_version, new_version=new_version)
 
-
-from webapp.views import board, change_requests, inbox  # noqa: E402,F401  (they add routes to ``bp``)
