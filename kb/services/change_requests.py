@@ -21,7 +21,7 @@ from kb.schemas import IndicatorSchema, problems_from
 from kb.services.audit import Actor, record_change
 from kb.services.indicators import create_indicator, get_indicator, retire_indicator, update_indicator
 from kb.services.library import indicator_to_dict
-from kb.services.workflow import FIELD_LABELS
+from kb.services.versions import FIELD_LABELS
 from kb.vocab import IndicatorState
 
 

@@ -16,7 +16,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.errors import InvalidTransition, NotFound, PermissionDenied, Problem, ValidationFailed
+from kb.errors import ImportFailed, NotFound, PermissionDenied, Problem
 from kb.models import Department, Indicator
 from kb.permissions import can_import
 from kb.permissions import can_add_indicator, can_edit_indicator
@@ -39,18 +39,6 @@ _PENDING_CODE = "NEW-PENDING"
 # more than validating a row (5,000-row workbooks, benchmarks/sheets.py).
 SCHEMA = IndicatorSchema()
 _CODE_NUMBER = re.compile(r"^([A-Za-z]+)-(\d+)$")
-
-
-class ImportFailed(ValidationFailed):
-    """The file has problems; nothing was written. ``warnings`` are notes that were not fatal."""
-
-    def __init__(self, problems: list[Problem], warnings: list[Problem] | None = None) -> None:
-        super().__init__(problems)
-        self.warnings = list(warnings or [])
-
-
-class PreviewOutdated(InvalidTransition):
-    """The library changed between the preview and the confirmation; the user must look again."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from kb.models import AuditEntry, IndicatorSet, ReviewAssignment, ReviewComment,
 from kb.models.base import utcnow
 from kb.models.workflow import CommentKind
 from kb.services.audit import Actor, record_change
-from kb.services.workflow import assignment_of, open_review, set_content, set_key, set_label
+from kb.services.versions import set_content
+from kb.services.workflow import assignment_of, open_review, set_key, set_label
 from kb.vocab import Role, SetStatus
 
 REVIEWABLE = (SetStatus.SUBMITTED, SetStatus.CONFIRMED)

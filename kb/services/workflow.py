@@ -19,9 +19,7 @@ from kb.models import Department, Indicator, IndicatorSet, ReviewAssignment, Rev
 from kb.models.base import utcnow
 from kb.models.workflow import CommentKind, ReviewDecision, ReviewStatus
 from kb.services.audit import Actor, record_change
-from kb.services.versions import (  # noqa: F401  (re-exported: versions are part of the lifecycle's API)
-    FIELD_LABELS, IndicatorChange, VersionDiff, diff_versions, live_content, set_content,
-)
+from kb.services.versions import live_content, set_content
 from kb.vocab import SetStatus
 
 CERTIFICATION_RULES = ("all", "majority")

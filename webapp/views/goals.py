@@ -10,12 +10,13 @@ from typing import Any
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
-from kb import goal_forms, permissions, quality, vocab
+from kb import permissions, quality, vocab
 from kb.errors import NotFound, PermissionDenied, Problem, ValidationFailed
 from kb.models import BudgetProject, Department, PerformanceGoal
 from kb.models.goal import GoalStatus, ProjectKind, Verdict
 from kb.services import goal_reviews, goal_usage, goals
 from kb.services.indicators import get_indicator
+from kb.spreadsheets import goal_forms
 from kb.vocab import Role
 from webapp import lookups
 from webapp.auth import current_actor

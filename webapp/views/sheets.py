@@ -18,9 +18,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from sqlalchemy import select
 
 from kb import permissions
-from kb.errors import NotFound, PermissionDenied, Problem, ValidationFailed
+from kb.errors import NotFound, PermissionDenied, PreviewOutdated, Problem, ValidationFailed
 from kb.models import Department
-from kb.services.imports import PreviewOutdated, confirm_import, preview_import
+from kb.services.imports import confirm_import, preview_import
 from kb.services.library import export_department as department_yaml, export_library
 from kb.services.uploads import UploadStore, check_import_rate
 from kb.spreadsheets.safety import MAX_FILE_BYTES, MAX_ROWS

@@ -12,6 +12,7 @@ from kb.errors import InvalidTransition, NotFound
 from kb.models import Department, ReviewComment
 from kb.models.workflow import CommentKind
 from kb.services import reviews, workflow
+from kb.services import versions as set_versions
 from kb.services.workflow import ACTION_LABELS
 from kb.vocab import Role
 from webapp.auth import current_actor
@@ -79,7 +80,7 @@ def set_detail(set_id: int):
         "workflow/set.html",
         indicator_set=indicator_set,
         department=indicator_set.department,
-        content=workflow.set_content(session, indicator_set),
+        content=set_versions.set_content(session, indicator_set),
         comments_by_indicator=by_indicator,
         set_comments=[c for c in comments if c.indicator_code is None],
         timeline=reviews.timeline(session, indicator_set),
@@ -183,7 +184,7 @@ def versions(code: str):
     session = get_session()
     department = _department(code)
     sets = sorted(department.indicator_sets, key=lambda s: s.version, reverse=True)
-    counts = {s.id: len(workflow.set_content(session, s)) for s in sets}
+    counts = {s.id: len(set_versions.set_content(session, s)) for s in sets}
     return render_template("workflow/versions.html", department=department, sets=sets, counts=counts,
                            this_year=dt.date.today().year)
 
@@ -201,7 +202,7 @@ def diff(code: str):
     new_version = request.args.get("new", type=int) or versions_sorted[-1]
     if old_version not in sets or new_version not in sets:
         raise NotFound(f"{department.name}没有第 {old_version if old_version not in sets else new_version} 版。")
-    result = workflow.diff_versions(session, sets[old_version], sets[new_version])
+    result = set_versions.diff_versions(session, sets[old_version], sets[new_version])
     return render_template("workflow/diff.html", department=department, diff=result,
                            versions=versions_sorted, old_version=old_version, new_version=new_version)
 
