@@ -16,7 +16,7 @@ from kb.models import Department, Indicator, IndicatorSet, ReviewAssignment, Rev
 from kb.models.base import utcnow
 from kb.models.workflow import CommentKind, ReviewStatus
 from kb.services.reviews import open_comment_counts
-from kb.services.workflow import state_entered
+from kb.services.sets import state_entered
 from kb.vocab import IndicatorState, SetStatus, taxonomy
 
 NOT_STARTED = "not_started"

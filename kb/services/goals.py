@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from kb import quality, vocab
@@ -364,19 +364,3 @@ def propose_row(session: Session, actor: Actor, goal: PerformanceGoal, row_id: i
     record_change(session, actor, "propose" if proposed else "unpropose", "goal_row", str(row.id),
                   after={"name": row.name, "goal": goal.id}, summary=f"建议入库：{row.name}")
     return row
-
-
-# --- usage ------------------------------------------------------------------------------------
-
-def usage_count(session: Session, code: str) -> int:
-    """How many goals reuse the library indicator ``code``."""
-    return usage_counts(session, [code]).get(code, 0)
-
-
-def usage_counts(session: Session, codes: Iterable[str] | None = None) -> dict[str, int]:
-    """Goals reusing each indicator (only indicators used at least once appear); all when ``codes`` is None."""
-    query = select(GoalRow.indicator_code, func.count(func.distinct(GoalRow.goal_id))).where(
-        GoalRow.indicator_id.is_not(None)).group_by(GoalRow.indicator_code)
-    if codes is not None:
-        query = query.where(GoalRow.indicator_code.in_(list(codes)))
-    return {code: count for code, count in session.execute(query)}

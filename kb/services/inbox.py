@@ -17,7 +17,8 @@ from kb.models.base import utcnow
 from kb.models.workflow import ChangeStatus, CommentKind, ReviewStatus
 from kb.services.audit import Actor
 from kb.services.reviews import open_comment_counts
-from kb.services.workflow import department_must_reconfirm, set_label
+from kb.services.sets import set_label
+from kb.services.workflow import department_must_reconfirm
 from kb.vocab import SetStatus
 
 

@@ -20,7 +20,7 @@ from kb.models.base import utcnow
 from kb.models.workflow import CommentKind
 from kb.services.audit import Actor, record_change
 from kb.services.versions import set_content
-from kb.services.workflow import assignment_of, open_review, set_key, set_label
+from kb.services.sets import assignment_of, open_review, set_key, set_label
 from kb.vocab import Role, SetStatus
 
 REVIEWABLE = (SetStatus.SUBMITTED, SetStatus.CONFIRMED)

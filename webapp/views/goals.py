@@ -272,7 +272,7 @@ def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, statu
         "goals/edit.html", goal=goal, data=data, problems=problems or [],
         findings=goals.check(session, data), recommended=_grouped([h for h in recommended if h["code"] not in present]),
         found=[h for h in found if h["code"] not in present], query=query, bundles=bundles, department_names=names,
-        usage=goals.usage_counts(session, codes), taxonomy=vocab.taxonomy().levels, operators=vocab.OPERATORS,
+        usage=goal_usage.usage_counts(session, codes), taxonomy=vocab.taxonomy().levels, operators=vocab.OPERATORS,
         units=list(vocab.units().units), categories=quality.project_categories(),
         kinds=[k.value for k in ProjectKind], comments={row.id: row.comments for row in goal.rows},
         suggested_bundle=suggested,

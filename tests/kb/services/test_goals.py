@@ -174,9 +174,9 @@ def test_usage_counts_and_insight(session, world):
     first = full_goal(session, world)
     second = new_goal(session, world, name="2026年基本公共卫生服务项目")
     goals.add_indicators(session, world[2], second, ["WJ-001"])
-    assert goals.usage_count(session, "WJ-001") == 2
-    assert goals.usage_count(session, "GX-021") == 1 and goals.usage_count(session, "MZ-021") == 0
-    assert goals.usage_counts(session, ["WJ-001", "MZ-021"]) == {"WJ-001": 2}
+    assert goal_usage.usage_count(session, "WJ-001") == 2
+    assert goal_usage.usage_count(session, "GX-021") == 1 and goal_usage.usage_count(session, "MZ-021") == 0
+    assert goal_usage.usage_counts(session, ["WJ-001", "MZ-021"]) == {"WJ-001": 2}
     usage = {u.code: u for u in goal_usage.usage_by_department(session)}
     assert list(usage)[0] == "共性"
     assert usage["102"].most_used[0][0].code == "WJ-001" and usage["102"].most_used[0][1] == 2

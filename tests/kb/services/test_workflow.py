@@ -7,9 +7,10 @@ from sqlalchemy import func, select
 from kb.errors import InvalidTransition, KbError, PermissionDenied
 from kb.models import AuditEntry
 from kb.services.indicators import update_indicator
+from kb.services.sets import open_review
 from kb.services.versions import diff_versions, set_content
 from kb.services.workflow import (
-    ACTIONS, allowed_actions, certification_reached, certify_set, confirm_set, open_review, perform,
+    ACTIONS, allowed_actions, certification_reached, certify_set, confirm_set, perform,
     return_set, start_next_version, submit_set,
 )
 from kb.vocab import SetStatus

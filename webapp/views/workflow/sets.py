@@ -12,6 +12,7 @@ from kb.errors import InvalidTransition, NotFound
 from kb.models import Department, ReviewComment
 from kb.models.workflow import CommentKind
 from kb.services import reviews, workflow
+from kb.services import sets as set_lookup
 from kb.services import versions as set_versions
 from kb.services.workflow import ACTION_LABELS
 from kb.vocab import Role
@@ -70,12 +71,12 @@ def set_detail(set_id: int):
     """一个版本的指标集：状态、可做的操作、评审意见与答复、时间线。"""
     session = get_session()
     actor = current_actor()
-    indicator_set = workflow.get_set(session, set_id)
+    indicator_set = set_lookup.get_set(session, set_id)
     comments = reviews.comments_for(session, indicator_set)
     by_indicator: dict[str | None, list[ReviewComment]] = defaultdict(list)
     for comment in comments:
         by_indicator[comment.indicator_code].append(comment)
-    review = workflow.open_review(session, indicator_set)
+    review = set_lookup.open_review(session, indicator_set)
     return render_template(
         "workflow/set.html",
         indicator_set=indicator_set,
@@ -91,7 +92,7 @@ def set_detail(set_id: int):
         action_labels=ACTION_LABELS,
         can_comment=reviews.can_comment(session, actor, indicator_set),
         experts=reviews.list_experts(session) if permissions.can_assign_experts(actor, indicator_set) else [],
-        my_assignment=workflow.assignment_of(session, actor, indicator_set),
+        my_assignment=set_lookup.assignment_of(session, actor, indicator_set),
         must_reconfirm=(indicator_set.status.value == "submitted"
                         and workflow.department_must_reconfirm(session, indicator_set)),
         comment_kinds=[CommentKind.ACCEPT, CommentKind.REVISE, CommentKind.REMOVE],
@@ -105,7 +106,7 @@ def set_detail(set_id: int):
 def transition(set_id: int, action: str):
     """报送、确认、审定、退回、复制上年指标。"""
     session = get_session()
-    indicator_set = workflow.get_set(session, set_id)
+    indicator_set = set_lookup.get_set(session, set_id)
     if action not in workflow.ACTIONS:
         raise NotFound(f"未知的操作“{action}”。")
     result = workflow.perform(session, current_actor(), indicator_set, action,
@@ -126,7 +127,7 @@ def transition(set_id: int, action: str):
 def assign(set_id: int):
     """财政分派评审专家并设定截止日期。"""
     session = get_session()
-    indicator_set = workflow.get_set(session, set_id)
+    indicator_set = set_lookup.get_set(session, set_id)
     try:
         due_on = dt.date.fromisoformat(request.form.get("due_on", ""))
     except ValueError:
@@ -143,7 +144,7 @@ def assign(set_id: int):
 def comment(set_id: int):
     """评审意见：针对某个指标（同意/建议修改/建议删除）或整个指标集。"""
     session = get_session()
-    indicator_set = workflow.get_set(session, set_id)
+    indicator_set = set_lookup.get_set(session, set_id)
     code = request.form.get("indicator_code") or None
     kind = request.form.get("kind") or ("general" if code is None else "")
     if kind not in {k.value for k in CommentKind} - {"return"}:
