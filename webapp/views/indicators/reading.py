@@ -7,7 +7,8 @@ from sqlalchemy.orm import selectinload
 
 from kb import permissions
 from kb.models import AuditEntry, Department, Indicator, IndicatorSet
-from kb.services import goal_usage, personal
+from kb.services import personal
+from kb.services.goal_usage import usage_count
 from kb.services.indicators import get_indicator
 from webapp import lookups
 from webapp.auth import current_actor, current_user
@@ -53,7 +54,7 @@ def sets_containing(indicator: Indicator) -> list[IndicatorSet]:
 
 def goal_usage(code: str) -> int:
     """How many project goals reuse the indicator."""
-    return goal_usage.usage_count(get_session(), code)
+    return usage_count(get_session(), code)
 
 
 @bp.get("/indicators/<code>")
