@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from kb import goal_forms, quality  # noqa: E402
+from kb import quality  # noqa: E402
+from kb.spreadsheets import goal_forms  # noqa: E402
 from kb.db import create_schema, make_engine, make_session_factory  # noqa: E402
 from kb.models import Department, Indicator  # noqa: E402
 from kb.services import goal_usage, goals  # noqa: E402

@@ -68,3 +68,15 @@ class ValidationFailed(KbError):
             f"发现 {len(self.problems)} 处问题，未写入任何数据：\n"
             + "\n".join(f"- {problem}" for problem in self.problems)
         )
+
+
+class ImportFailed(ValidationFailed):
+    """The file has problems; nothing was written. ``warnings`` are notes that were not fatal."""
+
+    def __init__(self, problems: list[Problem], warnings: list[Problem] | None = None) -> None:
+        super().__init__(problems)
+        self.warnings = list(warnings or [])
+
+
+class PreviewOutdated(InvalidTransition):
+    """The library changed between the preview and the confirmation; the user must look again."""

@@ -5,7 +5,6 @@ loads them once and answers questions about them.
 """
 from __future__ import annotations
 
-import enum
 import functools
 import re
 import unicodedata
@@ -15,16 +14,17 @@ from pathlib import Path
 import yaml
 
 from kb import SEED_DIR
+from kb.enums import LabelledEnum
 
 REFERENCE_DIR = SEED_DIR / "indicators"
 
 
-class Nature(enum.StrEnum):
+class Nature(LabelledEnum):
     QUANTITATIVE = "定量"
     QUALITATIVE = "定性"
 
 
-class BasisKind(enum.StrEnum):
+class BasisKind(LabelledEnum):
     POLICY = "政策文件"
     INDUSTRY = "行业标准"
     HISTORY = "历史标准"
@@ -33,43 +33,29 @@ class BasisKind(enum.StrEnum):
     OTHER = "其他"
 
 
-class SetStatus(enum.StrEnum):
+class SetStatus(LabelledEnum):
     """Indicator-set lifecycle; values are the CONTRACT tokens, labels are for people."""
 
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    CONFIRMED = "confirmed"
-    CERTIFIED = "certified"
-    SUPERSEDED = "superseded"
-
-    @property
-    def label(self) -> str:
-        return SET_STATUS_LABELS[self]
+    DRAFT = "draft", "部门梳理中"
+    SUBMITTED = "submitted", "已报财政"
+    CONFIRMED = "confirmed", "双方已确认"
+    CERTIFIED = "certified", "专家已审定"
+    SUPERSEDED = "superseded", "已被新版本取代"
 
 
-SET_STATUS_LABELS = {
-    SetStatus.DRAFT: "部门梳理中",
-    SetStatus.SUBMITTED: "已报财政",
-    SetStatus.CONFIRMED: "双方已确认",
-    SetStatus.CERTIFIED: "专家已审定",
-    SetStatus.SUPERSEDED: "已被新版本取代",
-}
+class IndicatorState(LabelledEnum):
+    ACTIVE = "active", "在用"
+    RETIRED = "retired", "已停用"
 
 
-class IndicatorState(enum.StrEnum):
-    ACTIVE = "active"
-    RETIRED = "retired"
+class Role(LabelledEnum):
+    """Who a user is. The stored values are the CONTRACT tokens (``kb users add --role``); what each
+    role may do is decided in one place, :mod:`kb.permissions`."""
 
-
-class Role(enum.StrEnum):
-    DEPARTMENT = "department"
-    FINANCE = "finance"
-    EXPERT = "expert"
-    ADMIN = "admin"
-
-    @property
-    def label(self) -> str:
-        return {"department": "预算部门", "finance": "财政", "expert": "专家", "admin": "管理员"}[self.value]
+    DEPARTMENT = "department", "预算部门"
+    FINANCE = "finance", "财政"
+    EXPERT = "expert", "专家"
+    ADMIN = "admin", "管理员"
 
 
 OPERATORS = ("≥", "≤", "=", ">", "<")

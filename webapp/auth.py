@@ -16,9 +16,9 @@ from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_te
 
 from kb.errors import ValidationFailed
 from kb.models import User
+from kb.permissions import is_admin
 from kb.services import accounts
 from kb.services.audit import Actor, record_change
-from kb.vocab import Role
 from webapp.db import get_session
 
 bp = Blueprint("auth", __name__)
@@ -79,7 +79,7 @@ def load_user() -> None:
     user = get_session().get(User, user_id)
     now = time.time()
     idle_minutes = current_app.config["SESSION_IDLE_MINUTES"]
-    if user is not None and user.role == Role.ADMIN and current_app.config.get("SEPARATION_OF_DUTIES"):
+    if user is not None and is_admin(user) and current_app.config.get("SEPARATION_OF_DUTIES"):
         idle_minutes = min(idle_minutes, ADMIN_IDLE_MINUTES)  # 三员 accounts: 15 minutes (security.md 1.1 b)
     idle_limit = idle_minutes * 60
     reason = None

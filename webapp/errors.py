@@ -91,6 +91,10 @@ def _kb_error(error: KbError):
 
 def _stale_data(error: StaleDataError):
     """A concurrent save that slipped past the service's own version check (row_version in the UPDATE)."""
+    from webapp.db import get_session
+
+    # The failed flush left the request's transaction unusable; the page (signed-in user, menu) reads again.
+    get_session().rollback()
     return render_error(409, "您保存的内容已被他人同时修改，您的修改没有保存。请刷新页面查看最新内容后再操作。")
 
 

@@ -8,11 +8,13 @@ How it works
 ``tests/webapp/test_permissions.py`` fails for any route of the app that has no row, so a new
 page cannot be forgotten.
 
-A rule says which roles may open the route (``department``, ``finance``, ``expert``, ``admin``)
+A rule says which roles (:class:`kb.vocab.Role`) may open the route
 and, with ``scope=``, which object the route is about. For a department user a scoped route is
 allowed only when that object belongs to the user's own department (common indicators belong to
 finance, so department users are refused there). Finance, experts and admins are judged by role
-only. ``write=True`` marks business writes (editing indicators, confirming sets…): with
+only. The table is the coarse, route-level gate; the detailed rule of each action (state, assignment,
+ownership) is one predicate in :mod:`kb.permissions`, which services enforce and templates call
+(:func:`template_predicates`). ``write=True`` marks business writes (editing indicators, confirming sets…): with
 ``SEPARATION_OF_DUTIES`` (三员分立) on, administrators are refused these, whatever the roles say.
 Services check again (defence in depth); the table is what makes a wrong URL fail early and
 uniformly, in pages and in the API.
@@ -26,8 +28,8 @@ Adding a feature (workflow, goals, sheets, audit…)
        bp = Blueprint("goals", __name__, url_prefix="/goals")
        register({
            "goals.index": SIGNED_IN,                                   # every signed-in role
-           "goals.edit": allow("department", "finance", write=True),
-           "goals.department": allow("department", "finance", "expert", scope="department"),
+           "goals.edit": allow(Role.DEPARTMENT, Role.FINANCE, write=True),
+           "goals.department": allow(Role.DEPARTMENT, Role.FINANCE, Role.EXPERT, scope="department"),
        })
 
    ``scope`` names a resolver in ``SCOPES`` that reads the URL arguments: ``"department"`` (argument
@@ -54,17 +56,19 @@ from typing import Any
 from flask import Flask, current_app, g, request
 from sqlalchemy import select
 
+from kb import permissions as kb_permissions
 from kb.models import Department, Indicator
+from kb.permissions import is_admin, sees_only_own_department
 from kb.vocab import Role
 
-ALL_ROLES: frozenset[str] = frozenset(role.value for role in Role)
+ALL_ROLES: frozenset[Role] = frozenset(Role)
 
 
 @dataclass(frozen=True)
 class Rule:
     """Who may open a route. ``roles=None`` means open to everybody, signed in or not."""
 
-    roles: frozenset[str] | None
+    roles: frozenset[Role] | None
     scope: str | None = None
     write: bool = False
 
@@ -73,18 +77,18 @@ class Rule:
         return self.roles is None
 
 
-def allow(*roles: str, scope: str | None = None, write: bool = False) -> Rule:
+def allow(*roles: Role, scope: str | None = None, write: bool = False) -> Rule:
     """A rule for the given roles (all roles when none are named)."""
-    unknown = set(roles) - ALL_ROLES
+    unknown = {role for role in roles if role not in Role.labels()}
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}")
-    return Rule(frozenset(roles) if roles else ALL_ROLES, scope, write)
+    return Rule(frozenset(Role(role) for role in roles) if roles else ALL_ROLES, scope, write)
 
 
 PUBLIC = Rule(None)
 SIGNED_IN = allow()
-FINANCE = allow("finance", "admin", write=True)
-ADMIN = allow("admin")
+FINANCE = allow(Role.FINANCE, Role.ADMIN, write=True)
+ADMIN = allow(Role.ADMIN)
 
 # The table. Rows of features built elsewhere are added with ``register`` from their own modules.
 RULES: dict[str, Rule] = {
@@ -101,12 +105,12 @@ RULES: dict[str, Rule] = {
     "departments.index": SIGNED_IN,
     "departments.detail": SIGNED_IN,
     # 编辑：财政全部；部门只能本部门（服务层再核对“草稿”状态）
-    "indicators.edit": allow("department", "finance", "admin", scope="indicator", write=True),
-    "indicators.retire": allow("department", "finance", "admin", scope="indicator", write=True),
-    "indicators.restore": allow("department", "finance", "admin", scope="indicator", write=True),
-    "indicators.new": allow("department", "finance", "admin", scope="department", write=True),
-    "indicators.reorder": allow("department", "finance", "admin", scope="department", write=True),
-    "indicators.copy": allow("department", "finance", "admin", write=True),
+    "indicators.edit": allow(Role.DEPARTMENT, Role.FINANCE, Role.ADMIN, scope="indicator", write=True),
+    "indicators.retire": allow(Role.DEPARTMENT, Role.FINANCE, Role.ADMIN, scope="indicator", write=True),
+    "indicators.restore": allow(Role.DEPARTMENT, Role.FINANCE, Role.ADMIN, scope="indicator", write=True),
+    "indicators.new": allow(Role.DEPARTMENT, Role.FINANCE, Role.ADMIN, scope="department", write=True),
+    "indicators.reorder": allow(Role.DEPARTMENT, Role.FINANCE, Role.ADMIN, scope="department", write=True),
+    "indicators.copy": allow(Role.DEPARTMENT, Role.FINANCE, Role.ADMIN, write=True),
     "indicators.new_common": FINANCE,
     "indicators.reorder_common": FINANCE,
     # 我的
@@ -123,7 +127,7 @@ RULES: dict[str, Rule] = {
     "api.recommend": SIGNED_IN,
     "api.suggest": SIGNED_IN,
     "api.indicator": SIGNED_IN,
-    "api.indicator_update": allow("department", "finance", "admin", scope="indicator", write=True),
+    "api.indicator_update": allow(Role.DEPARTMENT, Role.FINANCE, Role.ADMIN, scope="indicator", write=True),
     "api.departments": SIGNED_IN,
     "api.tokens": PUBLIC,
     "api-docs.openapi_json": PUBLIC,
@@ -182,16 +186,16 @@ def role_allowed(rule: Rule, user) -> bool:
     """Whether ``user`` passes the role part of ``rule`` (the object scope is checked separately)."""
     if rule.public:
         return True
-    if user is None or user.role.value not in rule.roles:
+    if user is None or user.role not in rule.roles:
         return False
-    if rule.write and user.role == Role.ADMIN and current_app.config.get("SEPARATION_OF_DUTIES"):
+    if rule.write and is_admin(user) and current_app.config.get("SEPARATION_OF_DUTIES"):
         return False
     return True
 
 
 def scope_allowed(rule: Rule, user, view_args: dict[str, Any]) -> bool:
     """Department users reach scoped routes only for objects of their own department."""
-    if rule.scope is None or user is None or user.role != Role.DEPARTMENT:
+    if rule.scope is None or user is None or not sees_only_own_department(user):
         return True
     owner = SCOPES[rule.scope](view_args)
     if owner is NOT_FOUND:
@@ -236,5 +240,16 @@ def enforce():
     return None
 
 
+def template_predicates() -> dict[str, Any]:
+    """Context processor: ``actor`` and every ``kb.permissions`` predicate, so a template asks
+    ``can_answer_comments(actor, indicator_set)`` exactly as the service will."""
+    from kb.services.audit import Actor
+
+    user = g.get("user")
+    return {**kb_permissions.PREDICATES, "actor": Actor.of(user) if user is not None else None,
+            "role_labels": Role.labels()}
+
+
 def init_app(app: Flask) -> None:
     app.before_request(enforce)
+    app.context_processor(template_predicates)

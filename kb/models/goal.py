@@ -6,12 +6,12 @@ proposed into the department's indicator set.
 """
 from __future__ import annotations
 
-import enum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kb.enums import LabelledEnum
 from kb.models.base import Base, created_at, intpk, name_str, short_str, str_enum, timestamp
 
 if TYPE_CHECKING:
@@ -19,37 +19,25 @@ if TYPE_CHECKING:
     from kb.models.indicator import Indicator
 
 
-class ProjectKind(enum.StrEnum):
+class ProjectKind(LabelledEnum):
     NEW = "新增"
     CONTINUING = "延续"
 
 
-class GoalStatus(enum.StrEnum):
+class GoalStatus(LabelledEnum):
     """Where a goal stands in the 部门＋财政＋专家 review; values are tokens, labels are for people."""
 
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    RETURNED = "returned"
-    APPROVED = "approved"
-
-    @property
-    def label(self) -> str:
-        return GOAL_STATUS_LABELS[self]
+    DRAFT = "draft", "部门编制中"
+    SUBMITTED = "submitted", "已提交评审"
+    RETURNED = "returned", "退回修改"
+    APPROVED = "approved", "已审定（冻结）"
 
     @property
     def is_editable(self) -> bool:
         return self in (GoalStatus.DRAFT, GoalStatus.RETURNED)
 
 
-GOAL_STATUS_LABELS = {
-    GoalStatus.DRAFT: "部门编制中",
-    GoalStatus.SUBMITTED: "已提交评审",
-    GoalStatus.RETURNED: "退回修改",
-    GoalStatus.APPROVED: "已审定（冻结）",
-}
-
-
-class Verdict(enum.StrEnum):
+class Verdict(LabelledEnum):
     """审核结论 of 财预〔2015〕88号: 优 → 直接进入预算安排 … 差 → 不得进入预算安排."""
 
     EXCELLENT = "优"

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kb.enums import LabelledEnum
 from kb.models.base import Base, created_at, intpk, str_enum, timestamp
 
 if TYPE_CHECKING:
@@ -15,72 +15,43 @@ if TYPE_CHECKING:
     from kb.models.user import User
 
 
-class ReviewStatus(enum.StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-
-    @property
-    def label(self) -> str:
-        return {"open": "评审中", "closed": "已结束"}[self.value]
+class ReviewStatus(LabelledEnum):
+    OPEN = "open", "评审中"
+    CLOSED = "closed", "已结束"
 
 
-class ReviewDecision(enum.StrEnum):
-    CERTIFY = "certify"
-    RETURN = "return"
-
-    @property
-    def label(self) -> str:
-        return {"certify": "同意审定", "return": "退回修改"}[self.value]
+class ReviewDecision(LabelledEnum):
+    CERTIFY = "certify", "同意审定"
+    RETURN = "return", "退回修改"
 
 
-class CommentKind(enum.StrEnum):
+class CommentKind(LabelledEnum):
     """What a reviewer says about one indicator (accept/revise/remove) or the whole set."""
 
-    ACCEPT = "accept"
-    REVISE = "revise"
-    REMOVE = "remove"
-    GENERAL = "general"
-    RETURN = "return"
-
-    @property
-    def label(self) -> str:
-        return COMMENT_KIND_LABELS[self]
+    ACCEPT = "accept", "同意"
+    REVISE = "revise", "建议修改"
+    REMOVE = "remove", "建议删除"
+    GENERAL = "general", "整体意见"
+    RETURN = "return", "退回理由"
 
     @property
     def needs_answer(self) -> bool:
         return self is not CommentKind.ACCEPT
 
 
-COMMENT_KIND_LABELS = {
-    CommentKind.ACCEPT: "同意",
-    CommentKind.REVISE: "建议修改",
-    CommentKind.REMOVE: "建议删除",
-    CommentKind.GENERAL: "整体意见",
-    CommentKind.RETURN: "退回理由",
-}
-
-
-class ChangeKind(enum.StrEnum):
+class ChangeKind(LabelledEnum):
     """入库 (add a common indicator), 修改 (change one), 出库 (retire one)."""
 
-    ADD = "add"
-    MODIFY = "modify"
-    RETIRE = "retire"
-
-    @property
-    def label(self) -> str:
-        return {"add": "入库申请", "modify": "修改申请", "retire": "出库申请"}[self.value]
+    ADD = "add", "入库申请"
+    MODIFY = "modify", "修改申请"
+    RETIRE = "retire", "出库申请"
 
 
-class ChangeStatus(enum.StrEnum):
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
-    WITHDRAWN = "withdrawn"
-
-    @property
-    def label(self) -> str:
-        return {"pending": "待财政处理", "accepted": "已采纳", "declined": "未采纳", "withdrawn": "已撤回"}[self.value]
+class ChangeStatus(LabelledEnum):
+    PENDING = "pending", "待财政处理"
+    ACCEPTED = "accepted", "已采纳"
+    DECLINED = "declined", "未采纳"
+    WITHDRAWN = "withdrawn", "已撤回"
 
 
 class ReviewRequest(Base):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from kb.errors import KbError, PermissionDenied, Problem, ValidationFailed
 from kb.models import ApiToken, AuditEntry, Department, User
 from kb.models.base import utcnow
+from kb.permissions import can_administer
 from kb.services.audit import Actor, record_change
 from kb.services.users import hash_password, password_problems, verify_password
 from kb.vocab import Role
@@ -213,19 +214,20 @@ def update_user(
     separation_of_duties: bool = False,
 ) -> User:
     """Change an account's role, department, name or whether it may sign in (admins only)."""
-    if actor.role != Role.ADMIN.value:
+    if not can_administer(actor):
         raise PermissionDenied("只有系统管理员可以修改账户。")
     problems: list[Problem] = []
-    if role not in {r.value for r in Role}:
+    new_role = Role(role) if role in Role.labels() else None
+    if new_role is None:
         problems.append(Problem("角色只能是 department、finance、expert、admin。", field="role"))
     department = None
     if department_code:
         department = session.scalar(select(Department).where(Department.code == department_code))
         if department is None:
             problems.append(Problem(f"部门 {department_code} 不存在。", field="department"))
-    if role == Role.DEPARTMENT.value and department is None and not problems:
+    if new_role is Role.DEPARTMENT and department is None and not problems:
         problems.append(Problem("预算部门用户必须选择所属部门。", field="department"))
-    if separation_of_duties and user.id == actor.user_id and role != user.role.value:
+    if separation_of_duties and user.id == actor.user_id and new_role is not user.role:
         problems.append(Problem("三员分立：管理员不能修改自己的角色。", field="role"))
     if user.id == actor.user_id and not is_active:
         problems.append(Problem("不能停用自己正在使用的账户。", field="is_active"))
@@ -233,8 +235,8 @@ def update_user(
         raise ValidationFailed(problems)
     before = {"role": user.role.value, "department": user.department.code if user.department else None,
               "display_name": user.display_name, "is_active": user.is_active}
-    user.role = Role(role)
-    user.department = department if role == Role.DEPARTMENT.value else None
+    user.role = new_role
+    user.department = department if new_role is Role.DEPARTMENT else None
     user.display_name = display_name or user.username
     if user.is_active and not is_active:
         user.session_epoch = (user.session_epoch or 0) + 1
@@ -248,7 +250,7 @@ def update_user(
 
 def reset_password(session: Session, actor: Actor, user: User, new: str) -> None:
     """Set a temporary password; the user must change it at the next sign-in. Unlocks the account."""
-    if actor.role != Role.ADMIN.value:
+    if not can_administer(actor):
         raise PermissionDenied("只有系统管理员可以重置密码。")
     problems = [Problem(message, field="password") for message in password_problems(new or "")]
     if problems:
@@ -264,7 +266,7 @@ def reset_password(session: Session, actor: Actor, user: User, new: str) -> None
 
 def unlock_user(session: Session, actor: Actor, user: User) -> None:
     """Lift a lockout before it runs out."""
-    if actor.role != Role.ADMIN.value:
+    if not can_administer(actor):
         raise PermissionDenied("只有系统管理员可以解锁账户。")
     user.failed_logins = 0
     user.locked_until = None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from kb.permissions import can_administer
 from kb.errors import PermissionDenied, Problem, ValidationFailed
 from kb.models import Department
 from kb.services.audit import Actor, record_change
@@ -11,7 +12,7 @@ from kb.services.audit import Actor, record_change
 def update_department(session: Session, actor: Actor, department: Department, *, name: str, pilot: bool,
                       functions: list[str]) -> Department:
     """Change a department's name, pilot flag and 三定 functions (administrators only)."""
-    if actor.role != "admin":
+    if not can_administer(actor):
         raise PermissionDenied("只有系统管理员可以修改部门信息。")
     name = (name or "").strip()
     if not name or len(name) > 200:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kb.models import AuditEntry, User
+from kb.vocab import Role
 
 
 @dataclass(frozen=True)
@@ -14,23 +15,23 @@ class Actor:
     """The person (or command) behind a change, with what decides their permissions."""
 
     username: str
-    role: str
+    role: Role | None  # None: nobody signed in yet (a failed sign-in under an unknown name)
     user_id: int | None = None
     department_id: int | None = None
     remote_addr: str = ""
 
+    def __post_init__(self) -> None:
+        # Accept the stored token too ("finance"); an empty one is an anonymous actor.
+        object.__setattr__(self, "role", Role(self.role) if self.role else None)
+
     @classmethod
     def of(cls, user: User, remote_addr: str = "") -> Actor:
-        return cls(user.username, user.role.value, user.id, user.department_id, remote_addr)
+        return cls(user.username, user.role, user.id, user.department_id, remote_addr)
 
     @classmethod
     def system(cls, name: str = "system") -> Actor:
         """Command-line and maintenance work run with administrator rights under this name."""
-        return cls(name, "admin")
-
-    @property
-    def is_finance(self) -> bool:
-        return self.role in ("finance", "admin")
+        return cls(name, Role.ADMIN)
 
 
 def record_change(
@@ -47,7 +48,7 @@ def record_change(
     """Append one audit row in the caller's transaction (it commits or rolls back with the change)."""
     entry = AuditEntry(
         actor=actor.username,
-        actor_role=actor.role,
+        actor_role=actor.role.value if actor.role else "",
         remote_addr=actor.remote_addr,
         action=action,
         entity_type=entity_type,

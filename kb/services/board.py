@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from kb.models import Department, Indicator, IndicatorSet, ReviewAssignment, ReviewComment, ReviewRequest
 from kb.models.base import utcnow
-from kb.services.reviews import open_comment_counts
 from kb.models.workflow import CommentKind, ReviewStatus
-from kb.services.workflow import state_entered
+from kb.services.reviews import open_comment_counts
+from kb.services.sets import state_entered
 from kb.vocab import IndicatorState, SetStatus, taxonomy
 
 NOT_STARTED = "not_started"

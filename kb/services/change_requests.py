@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb import permissions
 from kb.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from kb.models import ChangeRequest, Indicator
 from kb.models.base import utcnow
@@ -20,7 +21,7 @@ from kb.schemas import IndicatorSchema, problems_from
 from kb.services.audit import Actor, record_change
 from kb.services.indicators import create_indicator, get_indicator, retire_indicator, update_indicator
 from kb.services.library import indicator_to_dict
-from kb.services.workflow import FIELD_LABELS
+from kb.services.versions import FIELD_LABELS
 from kb.vocab import IndicatorState
 
 
@@ -50,7 +51,7 @@ def propose_change(session: Session, actor: Actor, kind: ChangeKind | str, indic
     """A department proposes 入库 (``add``, with ``data``), 修改 (``modify``, with ``data``) or 出库
     (``retire``) of a common indicator. Nothing in the library changes until finance accepts."""
     kind = ChangeKind(kind)
-    if actor.role != "department" or actor.department_id is None:
+    if not permissions.can_request_change(actor):
         raise PermissionDenied("变更申请由预算部门提出；财政用户可直接编辑共性指标。")
     reason = (reason or "").strip()
     if not reason:
@@ -97,13 +98,11 @@ def get_change_request(session: Session, request_id: int) -> ChangeRequest:
 
 def can_view(actor: Actor, request: ChangeRequest) -> bool:
     """Finance sees every request; a department sees its own department's."""
-    if actor.role in ("finance", "admin"):
-        return True
-    return actor.role == "department" and actor.department_id == request.department_id
+    return permissions.can_view_change(actor, request)
 
 
 def _decide(session, actor, request, status, note) -> None:
-    if actor.role != "finance":
+    if not permissions.can_decide_change(actor):
         raise PermissionDenied("只有财政用户可以处理共性指标的变更申请。")
     if request.status != ChangeStatus.PENDING:
         raise InvalidTransition(f"该申请已是“{request.status.label}”，不能再次处理。请刷新页面。")
@@ -145,7 +144,7 @@ def decline_change(session: Session, actor: Actor, request: ChangeRequest, note:
 
 def withdraw_change(session: Session, actor: Actor, request: ChangeRequest) -> ChangeRequest:
     """The proposing department withdraws a pending request."""
-    if actor.role != "department" or actor.department_id != request.department_id:
+    if not permissions.can_withdraw_change(actor, request):
         raise PermissionDenied("只有提出申请的部门可以撤回该申请。")
     if request.status != ChangeStatus.PENDING:
         raise InvalidTransition(f"该申请已是“{request.status.label}”，不能撤回。")
@@ -159,10 +158,10 @@ def withdraw_change(session: Session, actor: Actor, request: ChangeRequest) -> C
 def list_change_requests(session: Session, actor: Actor, status: ChangeStatus | None = None) -> list[ChangeRequest]:
     """Requests the actor may see, newest first."""
     query = select(ChangeRequest).order_by(ChangeRequest.id.desc())
-    if actor.role == "department":
-        query = query.where(ChangeRequest.department_id == actor.department_id)
-    elif actor.role not in ("finance", "admin"):
+    if not permissions.can_list_changes(actor):
         return []
+    if permissions.sees_only_own_department(actor):
+        query = query.where(ChangeRequest.department_id == actor.department_id)
     if status is not None:
         query = query.where(ChangeRequest.status == status)
     return list(session.scalars(query))

@@ -14,18 +14,9 @@ from kb.errors import InvalidTransition, PermissionDenied, Problem, ValidationFa
 from kb.models import GoalReview, GoalRowComment, PerformanceGoal
 from kb.models.base import utcnow
 from kb.models.goal import GoalStatus, Verdict
+from kb.permissions import can_decide_goal, can_review_goal
 from kb.services.audit import Actor, record_change
 from kb.services.goals import SOURCE, check_goal_version, require_editable, touch_goal, check, goal_to_dict
-
-def can_review_goal(actor: Actor, goal: PerformanceGoal) -> bool:
-    """Finance and experts review submitted goals."""
-    return goal.status == GoalStatus.SUBMITTED and actor.role in ("finance", "expert", "admin")
-
-
-def can_decide_goal(actor: Actor, goal: PerformanceGoal) -> bool:
-    """Finance returns or approves a submitted goal."""
-    return goal.status == GoalStatus.SUBMITTED and actor.is_finance
-
 
 def submit_goal(session: Session, actor: Actor, goal: PerformanceGoal, expected_version: int | None = None) -> list[quality.Finding]:
     """Submit for review; refused with every error finding listed while any remains. Returns warnings."""
@@ -60,7 +51,7 @@ def review_goal(session: Session, actor: Actor, goal: PerformanceGoal, verdict: 
     unknown = [k for k in comments if k not in rows]
     if unknown:
         raise ValidationFailed([Problem("评审意见对应的指标行不存在，请刷新页面后重新填写。", SOURCE, "评审")])
-    review = GoalReview(goal=goal, round=goal.review_round, reviewer=actor.username, reviewer_role=actor.role,
+    review = GoalReview(goal=goal, round=goal.review_round, reviewer=actor.username, reviewer_role=actor.role.value,
                         verdict=Verdict(verdict), summary=str(summary or "").strip())
     session.add(review)
     for row_id, text in comments.items():

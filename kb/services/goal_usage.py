@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.models import Department, Indicator
-from kb.services.goals import usage_counts
+from kb.models import Department, GoalRow, Indicator
 from kb.vocab import IndicatorState
 
 # Words that carry no meaning of their own in indicator names; dropped before comparing.
 FILLER = re.compile(r"(指标|情况|工作|项目|全县|本县|县级|年度|完成|数量|及以上|以上)")
 NEAR_DUPLICATE_THRESHOLD = 0.7
+
+
+def usage_count(session: Session, code: str) -> int:
+    """How many goals reuse the library indicator ``code``."""
+    return usage_counts(session, [code]).get(code, 0)
+
+
+def usage_counts(session: Session, codes: Iterable[str] | None = None) -> dict[str, int]:
+    """Goals reusing each indicator (only indicators used at least once appear); all when ``codes`` is None."""
+    query = select(GoalRow.indicator_code, func.count(func.distinct(GoalRow.goal_id))).where(
+        GoalRow.indicator_id.is_not(None)).group_by(GoalRow.indicator_code)
+    if codes is not None:
+        query = query.where(GoalRow.indicator_code.in_(list(codes)))
+    return {code: count for code, count in session.execute(query)}
 
 
 @dataclass

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from kb import quality, vocab
@@ -18,6 +18,8 @@ from kb.errors import EditConflict, InvalidTransition, NotFound, PermissionDenie
 from kb.models import BudgetProject, Department, GoalRow, Indicator, PerformanceGoal
 from kb.models.base import utcnow
 from kb.models.goal import GoalStatus, ProjectKind
+from kb import permissions
+from kb.permissions import can_edit_goal
 from kb.services.audit import Actor, record_change
 from kb.services.indicators import get_indicator
 
@@ -46,20 +48,6 @@ def get_goal(session: Session, goal_id: int) -> PerformanceGoal:
     return goal
 
 
-def can_view_goal(actor: Actor, goal: PerformanceGoal) -> bool:
-    """Finance, experts and administrators see every goal; a department sees its own."""
-    if actor.role in ("finance", "expert", "admin"):
-        return True
-    return actor.role == "department" and actor.department_id == goal.project.department_id
-
-
-def can_edit_goal(actor: Actor, goal: PerformanceGoal) -> bool:
-    """The department (or finance helping it) edits while the goal is a draft or returned."""
-    if not goal.status.is_editable:
-        return False
-    return actor.is_finance or (actor.role == "department" and actor.department_id == goal.project.department_id)
-
-
 def goals_of(session: Session, *, department: Department | None = None, year: int | None = None,
              status: GoalStatus | None = None) -> list[PerformanceGoal]:
     """Goals filtered by department, year and status, newest project first."""
@@ -79,9 +67,10 @@ def goals_of(session: Session, *, department: Department | None = None, year: in
 def editable_goals(session: Session, actor: Actor) -> list[PerformanceGoal]:
     """The goals ``actor`` can add indicators to right now (for 加入申报 on the indicator page)."""
     department = session.get(Department, actor.department_id) if actor.department_id else None
-    if actor.role == "department" and department is None:
+    own_only = permissions.sees_only_own_department(actor)
+    if own_only and department is None:
         return []
-    goals = goals_of(session, department=department if actor.role == "department" else None)
+    goals = goals_of(session, department=department if own_only else None)
     return [goal for goal in goals if can_edit_goal(actor, goal)]
 
 
@@ -141,7 +130,7 @@ def check(session: Session, draft: Mapping[str, Any]) -> list[quality.Finding]:
 def create_goal(session: Session, actor: Actor, department: Department, year: int,
                 data: Mapping[str, Any]) -> PerformanceGoal:
     """Start a project and its (empty) goal for ``department``'s ``year`` budget."""
-    if not (actor.is_finance or (actor.role == "department" and actor.department_id == department.id)):
+    if not permissions.can_draft_goal(actor, department):
         raise PermissionDenied("只能为本部门的项目编制绩效目标。")
     project = BudgetProject(department=department, year=int(year))
     _apply_project(project, data)
@@ -375,19 +364,3 @@ def propose_row(session: Session, actor: Actor, goal: PerformanceGoal, row_id: i
     record_change(session, actor, "propose" if proposed else "unpropose", "goal_row", str(row.id),
                   after={"name": row.name, "goal": goal.id}, summary=f"建议入库：{row.name}")
     return row
-
-
-# --- usage ------------------------------------------------------------------------------------
-
-def usage_count(session: Session, code: str) -> int:
-    """How many goals reuse the library indicator ``code``."""
-    return usage_counts(session, [code]).get(code, 0)
-
-
-def usage_counts(session: Session, codes: Iterable[str] | None = None) -> dict[str, int]:
-    """Goals reusing each indicator (only indicators used at least once appear); all when ``codes`` is None."""
-    query = select(GoalRow.indicator_code, func.count(func.distinct(GoalRow.goal_id))).where(
-        GoalRow.indicator_id.is_not(None)).group_by(GoalRow.indicator_code)
-    if codes is not None:
-        query = query.where(GoalRow.indicator_code.in_(list(codes)))
-    return {code: count for code, count in session.execute(query)}

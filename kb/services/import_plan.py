@@ -16,11 +16,12 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.errors import InvalidTransition, NotFound, PermissionDenied, Problem, ValidationFailed
+from kb.errors import ImportFailed, NotFound, PermissionDenied, Problem
 from kb.models import Department, Indicator
+from kb.permissions import can_import
+from kb.permissions import can_add_indicator, can_edit_indicator
 from kb.schemas import IndicatorSchema, problems_from
 from kb.services.audit import Actor
-from kb.services.indicators import can_add_to, can_edit_indicator
 from kb.spreadsheets import columns as cols
 from kb.spreadsheets.reader import ChecklistItem, Table
 from kb.spreadsheets.rows import RowFields, header_for_field, row_fields, spreadsheet_message
@@ -38,18 +39,6 @@ _PENDING_CODE = "NEW-PENDING"
 # more than validating a row (5,000-row workbooks, benchmarks/sheets.py).
 SCHEMA = IndicatorSchema()
 _CODE_NUMBER = re.compile(r"^([A-Za-z]+)-(\d+)$")
-
-
-class ImportFailed(ValidationFailed):
-    """The file has problems; nothing was written. ``warnings`` are notes that were not fatal."""
-
-    def __init__(self, problems: list[Problem], warnings: list[Problem] | None = None) -> None:
-        super().__init__(problems)
-        self.warnings = list(warnings or [])
-
-
-class PreviewOutdated(InvalidTransition):
-    """The library changed between the preview and the confirmation; the user must look again."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +108,7 @@ class Planner:
 
     def _target(self, department_code: str | None, lock: bool) -> Department | None:
         if department_code is None:
-            if not self.actor.is_finance:
+            if not can_import(self.actor, None):
                 raise PermissionDenied("只有财政部门可以一次导入多个部门的指标；请选择本部门后再导入。")
             if not all("department" in sheet.columns for sheet in self.table.sheets):
                 raise ImportFailed([Problem("没有指定部门，且表中没有“所属部门”列：请选择要导入的部门，或使用整库导出的表格。",
@@ -129,7 +118,7 @@ class Planner:
         department = self.session.scalar(query.with_for_update() if lock else query)
         if department is None:
             raise NotFound(f"部门 {department_code} 不存在，请检查部门编码。")
-        if not can_add_to(self.actor, department):
+        if not can_add_indicator(self.actor, department):
             raise PermissionDenied(
                 "不能导入到该部门：部门用户只能导入本部门、且指标集处于“部门梳理中”（草稿）状态的指标。"
                 "已报送或已审定的指标集请先由财政退回修改。"

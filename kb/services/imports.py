@@ -15,18 +15,11 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from kb.errors import ImportFailed, PreviewOutdated
 from kb.models import Department, Indicator, IndicatorSet
 from kb.models.base import utcnow
 from kb.services.audit import Actor, record_change
-from kb.services.import_plan import (  # noqa: F401 - the public names of importing live here
-    SCHEMA,
-    FieldChange,
-    ImportFailed,
-    ImportPlan,
-    PlannedRow,
-    Planner,
-    PreviewOutdated,
-)
+from kb.services.import_plan import SCHEMA, FieldChange, ImportPlan, PlannedRow, Planner
 from kb.services.library import apply_indicator_fields
 from kb.spreadsheets.reader import read_table
 from kb.vocab import SetStatus
@@ -149,7 +142,7 @@ def library_state(session: Session) -> str:
 
 
 def _actor_key(actor: Actor) -> list:
-    return [actor.username, actor.role, actor.department_id]
+    return [actor.username, actor.role.value if actor.role else "", actor.department_id]
 
 
 def plan_to_json(plan: ImportPlan) -> str:

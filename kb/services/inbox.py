@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from kb import permissions
 from kb.models import ChangeRequest, Department, IndicatorSet, ReviewAssignment, ReviewComment, ReviewRequest
 from kb.models.base import utcnow
 from kb.models.workflow import ChangeStatus, CommentKind, ReviewStatus
 from kb.services.audit import Actor
 from kb.services.reviews import open_comment_counts
-from kb.services.workflow import department_must_reconfirm, set_label
+from kb.services.sets import set_label
+from kb.services.workflow import department_must_reconfirm
 from kb.vocab import SetStatus
 
 
@@ -35,11 +37,12 @@ class InboxItem:
 def inbox(session: Session, actor: Actor, today: dt.date | None = None) -> list[InboxItem]:
     """Everything waiting for ``actor``, most urgent first."""
     today = today or utcnow().date()
-    if actor.role == "department":
+    # Each role's own work; an administrator has no workflow duties (kb.permissions), so no inbox.
+    if permissions.is_department(actor):
         items = _department_items(session, actor)
-    elif actor.role == "finance":
+    elif permissions.is_finance(actor):
         items = _finance_items(session, today)
-    elif actor.role == "expert":
+    elif permissions.is_expert(actor):
         items = _expert_items(session, actor, today)
     else:
         items = []

@@ -11,9 +11,10 @@ from kb.errors import EditConflict, NotFound, PermissionDenied, ValidationFailed
 from kb.models import Department, Indicator
 from kb.models.base import utcnow
 from kb.schemas import IndicatorSchema, problems_from
+from kb.permissions import can_add_indicator, can_edit_indicator
 from kb.services.audit import Actor, record_change
 from kb.services.library import apply_indicator_fields, indicator_to_dict
-from kb.vocab import IndicatorState, SetStatus
+from kb.vocab import IndicatorState
 
 
 def get_indicator(session: Session, code: str) -> Indicator:
@@ -24,27 +25,6 @@ def get_indicator(session: Session, code: str) -> Indicator:
     if indicator is None:
         raise NotFound(f"指标 {code} 不存在，请检查编码或通过检索查找。")
     return indicator
-
-
-def can_edit_indicator(actor: Actor, indicator: Indicator) -> bool:
-    """Finance edits everything; a department edits its own indicators while its set is a draft."""
-    if actor.is_finance:
-        return True
-    if actor.role != "department" or indicator.department_id is None:
-        return False
-    if indicator.department_id != actor.department_id:
-        return False
-    current = indicator.department.current_set if indicator.department else None
-    return current is None or current.status == SetStatus.DRAFT
-
-
-def can_add_to(actor: Actor, department: Department | None) -> bool:
-    if actor.is_finance:
-        return True
-    if actor.role != "department" or department is None or department.id != actor.department_id:
-        return False
-    current = department.current_set
-    return current is None or current.status == SetStatus.DRAFT
 
 
 def _validated(data: dict[str, Any], source: str) -> dict[str, Any]:
@@ -58,7 +38,7 @@ def create_indicator(
     session: Session, actor: Actor, data: dict[str, Any], department: Department | None
 ) -> Indicator:
     """Add an indicator to ``department``'s set (None: a common indicator)."""
-    if not can_add_to(actor, department):
+    if not can_add_indicator(actor, department):
         raise PermissionDenied("您没有在该部门指标集中新增指标的权限（部门用户只能编辑本部门草稿状态的指标集）。")
     loaded = _validated(data, "新增指标")
     if session.scalar(select(Indicator.id).where(Indicator.code == loaded["code"])) is not None:
@@ -157,7 +137,7 @@ def _set_state(session, actor, code, expected_version, state, action, reason) ->
 
 def reorder_indicators(session: Session, actor: Actor, department: Department | None, codes: list[str]) -> None:
     """Put ``department``'s indicators (None: the common ones) in the order of ``codes``."""
-    if not can_add_to(actor, department):
+    if not can_add_indicator(actor, department):
         raise PermissionDenied("您没有调整该指标集顺序的权限。")
     department_id = department.id if department else None
     indicators = {

@@ -13,12 +13,12 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.errors import Problem, ValidationFailed
+from kb.errors import NotFound, Problem, ValidationFailed
 from kb.models import Department, Indicator, IndicatorBasis, IndicatorSet
 from kb.schemas import CommonFileSchema, DepartmentFileSchema, DepartmentSchema, IndicatorSchema, problems_from
 from kb.services.audit import Actor, record_change
 from kb.vocab import BasisKind, IndicatorState, Nature, SetStatus
-from kb.yamlio import read_yaml_files, write_yaml
+from kb.yamlio import dump_yaml, read_yaml_files, write_yaml
 
 Progress = Callable[[int], None]
 _INDICATOR_SCHEMA = IndicatorSchema()  # one instance: building schemas per row dominated large loads
@@ -264,27 +264,44 @@ def indicator_to_dict(indicator: Indicator) -> dict[str, Any]:
     return _INDICATOR_SCHEMA.dump(indicator)
 
 
+def _departments_for_export(session: Session, code: str | None = None) -> list[Department]:
+    query = select(Department).options(
+        selectinload(Department.indicators).selectinload(Indicator.basis),
+        selectinload(Department.indicator_sets),
+        selectinload(Department.parent),
+    ).order_by(Department.code)
+    if code is not None:
+        query = query.where(Department.code == code)
+    return list(session.scalars(query))
+
+
+def department_document(department: Department) -> dict[str, Any]:
+    """One department's YAML file (CONTRACT §4): the department and its current indicator set."""
+    document: dict[str, Any] = {"department": DepartmentFileSchema().dump({"department": department})["department"]}
+    current = department.current_set
+    if current is not None:
+        document["indicator_set"] = {
+            "year": current.year,
+            "version": current.version,
+            "status": current.status.value,
+            "indicators": [indicator_to_dict(i) for i in department.indicators],
+        }
+    return document
+
+
+def export_department(session: Session, code: str) -> str:
+    """The YAML text of one department's file, exactly as :func:`export_library` writes it."""
+    departments = _departments_for_export(session, code)
+    if not departments:
+        raise NotFound(f"部门 {code} 不存在，请从部门列表进入。")
+    return dump_yaml(department_document(departments[0]))
+
+
 def export_library(session: Session, directory: Path) -> int:
     """Write every department and the common indicators as YAML; return the number of files."""
-    departments = session.scalars(
-        select(Department).options(
-            selectinload(Department.indicators).selectinload(Indicator.basis),
-            selectinload(Department.indicator_sets),
-            selectinload(Department.parent),
-        ).order_by(Department.code)
-    ).all()
     count = 0
-    for department in departments:
-        document: dict[str, Any] = {"department": DepartmentFileSchema().dump({"department": department})["department"]}
-        current = department.current_set
-        if current is not None:
-            document["indicator_set"] = {
-                "year": current.year,
-                "version": current.version,
-                "status": current.status.value,
-                "indicators": [indicator_to_dict(i) for i in department.indicators],
-            }
-        write_yaml(directory / "departments" / f"{department.code}.yaml", document)
+    for department in _departments_for_export(session):
+        write_yaml(directory / "departments" / f"{department.code}.yaml", department_document(department))
         count += 1
     common = session.scalars(
         select(Indicator).where(Indicator.department_id.is_(None))

@@ -12,8 +12,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from kb.errors import PermissionDenied, ValidationFailed, Problem
 from kb.models import Department, Favourite, Indicator, RecentView, User
 from kb.models.base import utcnow
+from kb.permissions import can_add_indicator
 from kb.services.audit import Actor
-from kb.services.indicators import can_add_to, create_indicator, get_indicator
+from kb.services.indicators import create_indicator, get_indicator
 from kb.services.library import indicator_to_dict
 
 RECENT_LIMIT = 30
@@ -106,7 +107,7 @@ def copy_indicator(session: Session, actor: Actor, code: str, department: Depart
     """Copy a library indicator into ``department``'s set under a new code (复制到我的指标集)."""
     if department is None:
         raise ValidationFailed([Problem("请选择要复制到的部门。", field="department")])
-    if not can_add_to(actor, department):
+    if not can_add_indicator(actor, department):
         raise PermissionDenied("只能复制到本部门处于“部门梳理中”（草稿）状态的指标集。")
     source = get_indicator(session, code)
     data = indicator_to_dict(source)

@@ -13,12 +13,14 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from kb import permissions
 from kb.errors import InvalidTransition, NotFound, PermissionDenied
 from kb.models import AuditEntry, IndicatorSet, ReviewAssignment, ReviewComment, ReviewRequest, User
 from kb.models.base import utcnow
 from kb.models.workflow import CommentKind
 from kb.services.audit import Actor, record_change
-from kb.services.workflow import assignment_of, open_review, set_content, set_key, set_label
+from kb.services.versions import set_content
+from kb.services.sets import assignment_of, open_review, set_key, set_label
 from kb.vocab import Role, SetStatus
 
 REVIEWABLE = (SetStatus.SUBMITTED, SetStatus.CONFIRMED)
@@ -37,7 +39,7 @@ def assign_experts(session: Session, actor: Actor, indicator_set: IndicatorSet, 
 
     Adding experts to a set that already has an open review extends that review.
     """
-    if actor.role != "finance":
+    if not permissions.can_assign_experts(actor):
         raise PermissionDenied("只有财政用户可以分派评审专家。")
     if indicator_set.status not in REVIEWABLE:
         raise InvalidTransition(
@@ -46,7 +48,7 @@ def assign_experts(session: Session, actor: Actor, indicator_set: IndicatorSet, 
     if not expert_ids:
         raise InvalidTransition("请至少选择一位评审专家。")
     experts = session.scalars(select(User).where(User.id.in_(expert_ids))).all()
-    not_experts = [u.username for u in experts if u.role != Role.EXPERT or not u.is_active]
+    not_experts = [u.username for u in experts if not permissions.is_expert(u) or not u.is_active]
     if len(experts) != len(set(expert_ids)) or not_experts:
         raise InvalidTransition(f"所选账号不是有效的专家账号：{'、'.join(not_experts) or '账号不存在'}，请重新选择。")
     if due_on < utcnow().date():
@@ -74,11 +76,8 @@ def assign_experts(session: Session, actor: Actor, indicator_set: IndicatorSet, 
 
 def can_comment(session: Session, actor: Actor, indicator_set: IndicatorSet) -> bool:
     """Finance and the assigned experts comment while the set is under review."""
-    if indicator_set.status not in REVIEWABLE:
-        return False
-    if actor.role == "finance":
-        return True
-    return assignment_of(session, actor, indicator_set) is not None
+    return permissions.can_comment_set(actor, indicator_set,
+                                       assigned=assignment_of(session, actor, indicator_set) is not None)
 
 
 def add_comment(session: Session, actor: Actor, indicator_set: IndicatorSet, kind: CommentKind | str,
@@ -87,8 +86,7 @@ def add_comment(session: Session, actor: Actor, indicator_set: IndicatorSet, kin
     kind = CommentKind(kind)
     if kind == CommentKind.RETURN:
         raise InvalidTransition("退回请使用“退回”操作并填写理由。")
-    if actor.role not in ("finance", "expert") or (
-            actor.role == "expert" and assignment_of(session, actor, indicator_set) is None):
+    if not permissions.can_return_set(actor, assigned=assignment_of(session, actor, indicator_set) is not None):
         raise PermissionDenied("只有财政和受邀评审的专家可以提出评审意见。")
     if indicator_set.status not in REVIEWABLE:
         raise InvalidTransition(f"{set_label(indicator_set)}当前为“{indicator_set.status.label}”，不在评审中，不能提意见。")
@@ -107,7 +105,7 @@ def add_comment(session: Session, actor: Actor, indicator_set: IndicatorSet, kin
         raise InvalidTransition(f"“{kind.label}”需要写明理由，部门才能据此修改。")
     comment = ReviewComment(indicator_set=indicator_set, indicator_code=indicator_code or None, indicator_name=name,
                             kind=kind, body=body, author_id=actor.user_id, author_name=actor.username,
-                            author_role=actor.role)
+                            author_role=actor.role.value)
     session.add(comment)
     session.flush()
     record_change(session, actor, "comment", "indicator_set", set_key(indicator_set),
@@ -126,7 +124,7 @@ def get_comment(session: Session, comment_id: int) -> ReviewComment:
 def answer_comment(session: Session, actor: Actor, comment: ReviewComment, answer: str) -> ReviewComment:
     """The department answers a comment (how it was handled); answering again replaces the answer."""
     department = comment.indicator_set.department
-    if actor.role != "department" or actor.department_id != department.id:
+    if not permissions.can_answer_comments(actor, comment.indicator_set):
         raise PermissionDenied(f"只有{department.name}的部门用户可以答复该意见。")
     if not comment.kind.needs_answer:
         raise InvalidTransition("“同意”类意见无需答复。")
@@ -186,7 +184,7 @@ def timeline(session: Session, indicator_set: IndicatorSet) -> list[TimelineEven
         events.append(TimelineEvent(comment.created_at, comment.author_name, comment.author_role, kind,
                                     comment.body, comment))
         if comment.answered_at:
-            events.append(TimelineEvent(comment.answered_at, comment.answered_by_name or "", "department", "answer",
+            events.append(TimelineEvent(comment.answered_at, comment.answered_by_name or "", Role.DEPARTMENT.value, "answer",
                                         comment.answer or "", comment))
     return sorted(events, key=lambda event: event.at)
 

@@ -56,14 +56,14 @@ def add_user(
         problems.append(Problem("用户名只能包含字母、数字和 _ . @ -，长度 2–64。", field="username"))
     elif session.scalar(select(User.id).where(User.username == username)) is not None:
         problems.append(Problem(f"用户名 {username} 已存在。", field="username"))
-    if role not in {r.value for r in Role}:
+    if role not in Role.labels():
         problems.append(Problem("角色只能是 department、finance、expert、admin。", field="role"))
     department = None
     if department_code:
         department = session.scalar(select(Department).where(Department.code == department_code))
         if department is None:
             problems.append(Problem(f"部门 {department_code} 不存在。", field="department"))
-    if role == Role.DEPARTMENT and not department_code:
+    if role in Role.labels() and Role(role) is Role.DEPARTMENT and not department_code:
         problems.append(Problem("部门用户必须指定所属部门（--department 部门编码）。", field="department"))
     problems += [Problem(message, field="password") for message in password_problems(password)]
     if problems:

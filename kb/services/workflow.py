@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
+from kb import permissions
 from kb.errors import InvalidTransition, NotFound, PermissionDenied
 from kb.models import Department, Indicator, IndicatorSet, ReviewAssignment, ReviewComment, ReviewRequest
 from kb.models.base import utcnow
 from kb.models.workflow import CommentKind, ReviewDecision, ReviewStatus
 from kb.services.audit import Actor, record_change
-from kb.services.versions import (  # noqa: F401  (re-exported: versions are part of the lifecycle's API)
-    FIELD_LABELS, IndicatorChange, VersionDiff, diff_versions, live_content, set_content,
-)
+from kb.services.sets import assignment_of, open_review, set_key, set_label
+from kb.services.versions import live_content, set_content
 from kb.vocab import SetStatus
 
 CERTIFICATION_RULES = ("all", "majority")
@@ -30,68 +30,10 @@ ACTION_LABELS = {"submit": "报送财政", "confirm": "确认", "certify": "审�
 ADMIN_REFUSAL = "管理员账号不办理指标集的报送、确认和审定（三员分立：业务操作请使用部门、财政或专家账号）。"
 
 
-def get_set(session: Session, set_id: int) -> IndicatorSet:
-    """The indicator set with ``set_id`` or :class:`NotFound`."""
-    indicator_set = session.get(IndicatorSet, set_id)
-    if indicator_set is None:
-        raise NotFound(f"指标集 {set_id} 不存在，请从“部门”或“推进情况”页面进入。")
-    return indicator_set
-
-
-def set_key(indicator_set: IndicatorSet) -> str:
-    """The audit key of a set, the same the YAML loader uses: ``"101 v2"``."""
-    return f"{indicator_set.department.code} v{indicator_set.version}"
-
-
-def set_label(indicator_set: IndicatorSet) -> str:
-    return f"{indicator_set.department.name} {indicator_set.year} 年第 {indicator_set.version} 版指标集"
-
-
-def open_review(session: Session, indicator_set: IndicatorSet) -> ReviewRequest | None:
-    """The open review request of a set, if finance has assigned experts."""
-    return session.scalar(
-        select(ReviewRequest)
-        .where(ReviewRequest.set_id == indicator_set.id, ReviewRequest.status == ReviewStatus.OPEN)
-        .order_by(ReviewRequest.id.desc())
-    )
-
-
-def assignment_of(session: Session, actor: Actor, indicator_set: IndicatorSet) -> ReviewAssignment | None:
-    """The actor's assignment on the set's open review (None unless an assigned expert)."""
-    if actor.role != "expert" or actor.user_id is None:
-        return None
-    review = open_review(session, indicator_set)
-    if review is None:
-        return None
-    return next((a for a in review.assignments if a.expert_id == actor.user_id), None)
-
-
-def status_since(session: Session, indicator_set: IndicatorSet) -> dt.datetime:
-    """When the set entered its current status (for “days in the current state”)."""
-    returned_at = session.scalar(
-        select(func.max(ReviewComment.created_at))
-        .where(ReviewComment.set_id == indicator_set.id, ReviewComment.kind == CommentKind.RETURN)
-    )
-    return state_entered(indicator_set, returned_at)
-
-
-def state_entered(indicator_set: IndicatorSet, returned_at: dt.datetime | None) -> dt.datetime:
-    """:func:`status_since` given the time of the set's last return (a draft re-entered then)."""
-    stamp = {
-        SetStatus.DRAFT: returned_at,
-        SetStatus.SUBMITTED: indicator_set.submitted_at,
-        SetStatus.CONFIRMED: indicator_set.finance_confirmed_at,
-        SetStatus.CERTIFIED: indicator_set.certified_at,
-        SetStatus.SUPERSEDED: indicator_set.superseded_at,
-    }.get(indicator_set.status)
-    stamp = stamp or indicator_set.created_at
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
-
-
 # --- who may do what ---------------------------------------------------------------------------
 
 def _refuse_admin(actor: Actor) -> None:
-    if actor.role == "admin":
+    if permissions.is_admin(actor):
         raise PermissionDenied(ADMIN_REFUSAL)
 
 
@@ -105,13 +47,14 @@ def _require_status(indicator_set: IndicatorSet, allowed: tuple[SetStatus, ...],
 
 
 def _require_own_department(actor: Actor, department: Department, action: str) -> None:
-    if actor.role != "department" or actor.department_id != department.id:
+    if not permissions.is_own_department(actor, department.id):
         raise PermissionDenied(f"只有{department.name}的部门用户可以{ACTION_LABELS[action]}本部门的指标集。")
 
 
 def _check_submit(session: Session, actor: Actor, indicator_set: IndicatorSet) -> None:
     _refuse_admin(actor)
-    _require_own_department(actor, indicator_set.department, "submit")
+    if not permissions.can_submit_set(actor, indicator_set):
+        _require_own_department(actor, indicator_set.department, "submit")
     _require_current(indicator_set, "submit")
     _require_status(indicator_set, (SetStatus.DRAFT,), "submit")
     if not live_content(session, indicator_set.department):
@@ -120,13 +63,13 @@ def _check_submit(session: Session, actor: Actor, indicator_set: IndicatorSet) -
 
 def _check_confirm(session: Session, actor: Actor, indicator_set: IndicatorSet) -> None:
     _refuse_admin(actor)
-    if actor.role == "department":
-        _require_own_department(actor, indicator_set.department, "confirm")
-    elif actor.role != "finance":
+    if not permissions.can_confirm_set(actor, indicator_set):
+        if permissions.is_department(actor):
+            _require_own_department(actor, indicator_set.department, "confirm")
         raise PermissionDenied("只有本部门和财政可以确认指标集（双方确认）；专家请在评审中审定或退回。")
     _require_current(indicator_set, "confirm")
     _require_status(indicator_set, (SetStatus.SUBMITTED,), "confirm")
-    if actor.role == "finance" and department_must_reconfirm(session, indicator_set):
+    if permissions.is_finance(actor) and department_must_reconfirm(session, indicator_set):
         raise InvalidTransition(
             f"{indicator_set.department.name}确认之后指标又有改动，请先请部门重新确认，财政再确认。"
         )
@@ -134,10 +77,10 @@ def _check_confirm(session: Session, actor: Actor, indicator_set: IndicatorSet) 
 
 def _check_certify(session: Session, actor: Actor, indicator_set: IndicatorSet) -> ReviewAssignment:
     _refuse_admin(actor)
-    if actor.role != "expert":
+    if not permissions.is_expert(actor):
         raise PermissionDenied("只有受邀评审的专家可以审定指标集。")
     assignment = assignment_of(session, actor, indicator_set)
-    if assignment is None:
+    if not permissions.can_certify_set(actor, assigned=assignment is not None):
         raise PermissionDenied("您不在该指标集的评审专家名单中，不能审定。如需参加评审，请联系财政局分派。")
     _require_status(indicator_set, (SetStatus.CONFIRMED,), "certify")
     return assignment
@@ -145,20 +88,19 @@ def _check_certify(session: Session, actor: Actor, indicator_set: IndicatorSet) 
 
 def _check_return(session: Session, actor: Actor, indicator_set: IndicatorSet) -> None:
     _refuse_admin(actor)
-    if actor.role == "expert":
-        if assignment_of(session, actor, indicator_set) is None:
+    if not permissions.can_return_set(actor, assigned=assignment_of(session, actor, indicator_set) is not None):
+        if permissions.is_expert(actor):
             raise PermissionDenied("您不在该指标集的评审专家名单中，不能退回。")
-    elif actor.role != "finance":
         raise PermissionDenied("只有财政和受邀评审的专家可以退回指标集。")
     _require_status(indicator_set, (SetStatus.SUBMITTED, SetStatus.CONFIRMED), "return")
 
 
 def _check_start_next(session: Session, actor: Actor, indicator_set: IndicatorSet) -> None:
     _refuse_admin(actor)
-    if actor.role not in ("department", "finance"):
+    if not permissions.can_start_set(actor, indicator_set.department):
+        if permissions.is_department(actor):
+            _require_own_department(actor, indicator_set.department, "start_next")
         raise PermissionDenied("只有本部门或财政可以开始新一年的指标集。")
-    if actor.role == "department":
-        _require_own_department(actor, indicator_set.department, "start_next")
     _require_current(indicator_set, "start_next")
     _require_status(indicator_set, (SetStatus.CERTIFIED,), "start_next")
 
@@ -250,7 +192,7 @@ def confirm_set(session: Session, actor: Actor, indicator_set: IndicatorSet) -> 
     """
     _check_confirm(session, actor, indicator_set)
     now = utcnow()
-    if actor.role == "department":
+    if permissions.is_department(actor):
         indicator_set.department_confirmed_at, indicator_set.department_confirmed_by_id = now, actor.user_id
         _flush(session)  # before the summary below reads the set's department
         _transition(session, actor, indicator_set, "department_confirm", SetStatus.SUBMITTED,
@@ -329,7 +271,7 @@ def return_set(session: Session, actor: Actor, indicator_set: IndicatorSet, reas
     if assignment is not None:
         assignment.decision, assignment.decided_at = ReviewDecision.RETURN, utcnow()
     comment = ReviewComment(indicator_set=indicator_set, kind=CommentKind.RETURN, body=reason,
-                            author_id=actor.user_id, author_name=actor.username, author_role=actor.role)
+                            author_id=actor.user_id, author_name=actor.username, author_role=actor.role.value)
     session.add(comment)
     indicator_set.status = SetStatus.DRAFT
     indicator_set.submitted_at = indicator_set.submitted_by_id = None
@@ -351,7 +293,7 @@ def start_next_version(session: Session, actor: Actor, department: Department, y
     current = department.current_set
     if current is None:
         _refuse_admin(actor)
-        if actor.role != "finance" and not (actor.role == "department" and actor.department_id == department.id):
+        if not permissions.can_start_set(actor, department):
             raise PermissionDenied(f"只有{department.name}的部门用户或财政可以为该部门建立指标集。")
         new = IndicatorSet(department=department, year=year or utcnow().year, version=1,
                            status=SetStatus.DRAFT, is_current=True)

@@ -144,3 +144,25 @@ def test_legacy_framework_is_mapped_on_load(session, actor, tmp_path):
     load_library(session, actor, parse_library(session, [path]))
     indicator = session.scalar(select(Indicator))
     assert (indicator.level1, indicator.level2) == ("成本指标", "经济成本指标")
+
+
+def test_export_department_is_the_file_export_library_writes_without_writing_anything(
+        session, make_department, make_indicator, tmp_path, monkeypatch):
+    from kb.errors import NotFound
+    from kb.services import library
+
+    for code in ("901", "902"):
+        department = make_department(code=code, name=f"测试局{code}")
+        make_indicator(department, code=f"D{code}-1")
+    make_indicator(None, code="CM-1")
+    export_library(session, tmp_path)
+    expected = (tmp_path / "departments" / "901.yaml").read_text(encoding="utf-8")
+
+    def no_files(*args, **kwargs):
+        raise AssertionError("exporting one department must not write the library to disk")
+
+    monkeypatch.setattr(library, "write_yaml", no_files)
+    text = library.export_department(session, "901")
+    assert text == expected and "D901-1" in text and "D902-1" not in text and "CM-1" not in text
+    with pytest.raises(NotFound, match="部门 999 不存在"):
+        library.export_department(session, "999")

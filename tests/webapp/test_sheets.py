@@ -178,9 +178,9 @@ def test_hostile_file_is_reported_not_parsed(department_user, world):
 
 
 def test_import_rate_is_limited(department_user, world, monkeypatch):
-    from webapp.views import sheets
+    from kb.services import uploads
 
-    monkeypatch.setattr(sheets, "IMPORTS_PER_HOUR", 0)
+    monkeypatch.setattr(uploads, "IMPORTS_PER_HOUR", 0)
     response = upload(department_user, xlsx_bytes([filled()]))
     assert response.status_code == 403 and "一小时内最多导入" in response.get_data(as_text=True)
 

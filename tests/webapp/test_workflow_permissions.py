@@ -1,5 +1,5 @@
 """Every workflow and audit route × every role × own / other department, written independently of
-the rows registered in ``webapp/views/workflow.py`` & co. "Allowed" means not refused (401/403/login
+the rows registered in ``webapp/views/workflow/`` & co. "Allowed" means not refused (401/403/login
 redirect) — by the permission table or by the service behind it."""
 from __future__ import annotations
 

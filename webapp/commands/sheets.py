@@ -5,8 +5,9 @@ from pathlib import Path
 
 import click
 
-from kb.errors import KbError
-from kb.services.imports import ImportFailed, ImportPlan, apply_import, preview_import
+from kb.errors import ImportFailed, KbError
+from kb.services.import_plan import ImportPlan
+from kb.services.imports import apply_import, preview_import
 from kb.spreadsheets.template import TEMPLATE_TITLE, build_workbook, workbook_bytes
 from kb.spreadsheets.writer import common_workbook, department_workbook, library_workbook, safe_filename
 from webapp.cli import CLI_ACTOR, Context, fail, pass_context, progress_bar

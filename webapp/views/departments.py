@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from kb.errors import NotFound
 from kb.models import Department, Indicator
-from kb.services.indicators import can_add_to
+from kb.permissions import can_add_indicator
 from kb.vocab import taxonomy
 from webapp import lookups
 from webapp.auth import current_actor
@@ -60,5 +60,5 @@ def detail(code: str):
         groups=group_by_levels(active),
         retired=retired,
         ordered=indicators,
-        can_edit=can_add_to(current_actor(), department),
+        can_edit=can_add_indicator(current_actor(), department),
     )

@@ -1,31 +1,28 @@
 """模版导入: download the 梳理模版, upload a filled one (report → preview → confirm), exports and
 the printable catalogue.
 
-An upload is kept under ``$KB_DATA_DIR/uploads`` with a generated name (SEC-UP-5) until it is
-confirmed or cancelled; the preview is recomputed from it, and confirming re-checks that the library
-did not change since (fingerprint). A confirmed upload remembers its result, so a second submit
+Uploads are kept by :class:`kb.services.uploads.UploadStore` under ``$KB_DATA_DIR/uploads`` until
+confirmed or cancelled; the preview is recomputed from the file, and confirming re-checks that the
+library did not change since (fingerprint). A confirmed upload remembers its result, so a second submit
 (double click, retry) shows the first result instead of importing twice (REL-2).
 """
 from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import tempfile
-import time
-import uuid
 import zipfile
 from pathlib import Path
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
-from sqlalchemy import func, select
-from werkzeug.utils import safe_join
+from sqlalchemy import select
 
-from kb.errors import NotFound, PermissionDenied, Problem, ValidationFailed
-from kb.models import AuditEntry, Department
-from kb.services.indicators import can_add_to
-from kb.services.imports import PreviewOutdated, confirm_import, plan_from_json, plan_to_json, preview_import
-from kb.services.library import export_library
+from kb import permissions
+from kb.errors import NotFound, PermissionDenied, PreviewOutdated, Problem, ValidationFailed
+from kb.models import Department
+from kb.services.imports import confirm_import, preview_import
+from kb.services.library import export_department as department_yaml, export_library
+from kb.services.uploads import UploadStore, check_import_rate
 from kb.spreadsheets.safety import MAX_FILE_BYTES, MAX_ROWS
 from kb.spreadsheets.template import TEMPLATE_TITLE, build_workbook, workbook_bytes
 from kb.spreadsheets.writer import (
@@ -36,13 +33,14 @@ from kb.spreadsheets.writer import (
     library_workbook,
     safe_filename,
 )
+from kb.vocab import Role
 from webapp.auth import current_actor
 from webapp.db import get_session
 from webapp.permissions import SIGNED_IN, allow, register
 
 bp = Blueprint("sheets", __name__, url_prefix="/sheets")
 
-IMPORTERS = ("department", "finance", "admin")
+IMPORTERS = (Role.DEPARTMENT, Role.FINANCE, Role.ADMIN)  # as kb.permissions.can_import
 register({
     "sheets.index": SIGNED_IN,
     "sheets.template": SIGNED_IN,
@@ -60,8 +58,6 @@ register({
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BY_COLUMN = "*"  # the upload form's choice “按表中所属部门列”
-IMPORTS_PER_HOUR = 10
-UPLOAD_LIFETIME = dt.timedelta(hours=24)
 
 
 # --- pages --------------------------------------------------------------------------------------
@@ -74,8 +70,9 @@ def index():
     own = next((d for d in departments if d.id == actor.department_id), None)
     own_status = own.current_set.status.label if own and own.current_set else ""
     return render_template("sheets/index.html", departments=departments, own=own, by_column=BY_COLUMN,
-                           can_import=actor.role in IMPORTERS, is_finance=actor.is_finance,
-                           own_open=own is not None and can_add_to(actor, own), own_status=own_status,
+                           can_import=permissions.can_import_anything(actor),
+                           chooses_department=permissions.can_choose_import_department(actor),
+                           own_open=own is not None and permissions.can_add_indicator(actor, own), own_status=own_status,
                            max_mb=MAX_FILE_BYTES // 1024 // 1024, max_rows=MAX_ROWS, title=TEMPLATE_TITLE)
 
 
@@ -89,10 +86,9 @@ def upload():
         return redirect(url_for(".index"))
     content = file.read(MAX_FILE_BYTES + 1)
     department = _chosen_department(actor)
-    _check_rate(actor)
-    token = uuid.uuid4().hex
-    _store(token, content, {"filename": _display_name(file.filename), "department": department,
-                            "user_id": actor.user_id, "status": "uploaded"})
+    check_import_rate(get_session(), actor)
+    token = _uploads().add(content, {"filename": _display_name(file.filename), "department": department,
+                                     "user_id": actor.user_id, "status": "uploaded"})
     return redirect(url_for(".preview", token=token))
 
 
@@ -106,21 +102,21 @@ def preview(token: str):
         return _report(meta, token)
     session = get_session()
     try:
-        plan = preview_import(session, current_actor(), _content(token), meta["filename"], meta["department"])
+        plan = preview_import(session, current_actor(), _uploads().content(token), meta["filename"], meta["department"])
     except (PermissionDenied, NotFound):
-        _remove(token)  # refused outright: nothing to keep (SEC-UP-6)
+        _uploads().remove(token)  # refused outright: nothing to keep (SEC-UP-6)
         raise
     except ValidationFailed as error:
         session.rollback()
         # The file is useless now: delete it (SEC-UP-6), keep the report for a reload.
         meta.update(status="rejected", problems=[_as_dict(p) for p in _sorted(error.problems)],
                     warnings=[_as_dict(p) for p in getattr(error, "warnings", [])])
-        _path(token, ".upload").unlink(missing_ok=True)
-        _store(token, None, meta)
+        _uploads().drop_file(token)
+        _uploads().save(token, meta)
         return _report(meta, token)
     session.rollback()
     # Kept for the confirmation: applied as is when the library did not change (no second read).
-    _path(token, ".plan").write_text(plan_to_json(plan), encoding="utf-8")
+    _uploads().save_plan(token, plan)
     return render_template("sheets/preview.html", meta=meta, token=token, plan=plan,
                            department=_department_label(meta["department"]))
 
@@ -143,11 +139,11 @@ def confirm(token: str):
     if meta["status"] != "uploaded":  # a second click or a retry: show the first result
         return redirect(url_for(".preview", token=token))
     actor = current_actor()
-    _check_rate(actor)
     session = get_session()
+    check_import_rate(session, actor)
     try:
-        result = confirm_import(session, actor, _content(token), meta["filename"], meta["department"],
-                                request.form.get("fingerprint", ""), saved=_saved_plan(token))
+        result = confirm_import(session, actor, _uploads().content(token), meta["filename"], meta["department"],
+                                request.form.get("fingerprint", ""), saved=_uploads().plan(token))
         session.commit()
     except PreviewOutdated as error:
         session.rollback()
@@ -158,9 +154,8 @@ def confirm(token: str):
         return redirect(url_for(".preview", token=token))
     meta.update(status="done", result={"added": result.added, "changed": result.changed,
                                        "unchanged": result.unchanged, "codes": result.codes[:200]})
-    _store(token, None, meta)
-    for suffix in (".upload", ".plan"):
-        _path(token, suffix).unlink(missing_ok=True)
+    _uploads().save(token, meta)
+    _uploads().drop_file(token)
     flash(f"导入完成：新增 {result.added} 项、修改 {result.changed} 项、未变 {result.unchanged} 项。", "success")
     return redirect(url_for(".preview", token=token))
 
@@ -169,7 +164,7 @@ def confirm(token: str):
 def cancel(token: str):
     """放弃这次上传（删除临时文件，不写入任何数据）。"""
     _load_meta(token)
-    _remove(token)
+    _uploads().remove(token)
     flash("已取消，本次上传的文件已删除，没有写入任何数据。", "info")
     return redirect(url_for(".index"))
 
@@ -206,13 +201,9 @@ def export_library_xlsx():
 @bp.get("/export/department/<code>.yaml")
 def export_yaml(code: str):
     """部门 YAML 文件（CONTRACT §4 格式，与 kb export 相同）。"""
-    session = get_session()
-    department = get_department(session, code)
-    with tempfile.TemporaryDirectory() as directory:
-        export_library(session, Path(directory))
-        content = (Path(directory) / "departments" / f"{department.code}.yaml").read_bytes()
+    content = department_yaml(get_session(), code).encode("utf-8")
     return send_file(io.BytesIO(content), mimetype="application/x-yaml", as_attachment=True,
-                     download_name=f"{department.code}.yaml")
+                     download_name=f"{code}.yaml")
 
 
 @bp.get("/export/library-yaml.zip")
@@ -244,7 +235,7 @@ def _xlsx(content: bytes, name: str):
 
 def _chosen_department(actor) -> str | None:
     """Department users import into their own department; finance chooses (or “by column”)."""
-    if actor.role == "department":
+    if not permissions.can_choose_import_department(actor):
         own = get_session().scalar(select(Department.code).where(Department.id == actor.department_id))
         if own is None:
             raise PermissionDenied("您的账号没有所属部门，不能导入。请联系系统管理员。")
@@ -260,17 +251,6 @@ def _chosen_department(actor) -> str | None:
 
 def _problem(message: str) -> Problem:
     return Problem(message, "上传")
-
-
-def _check_rate(actor) -> None:
-    """At most ``IMPORTS_PER_HOUR`` confirmed imports per person and hour (SEC-UP-6)."""
-    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
-    count = get_session().scalar(
-        select(func.count()).select_from(AuditEntry)
-        .where(AuditEntry.action == "import", AuditEntry.actor == actor.username, AuditEntry.at >= since)
-    )
-    if count >= IMPORTS_PER_HOUR:
-        raise PermissionDenied(f"一小时内最多导入 {IMPORTS_PER_HOUR} 次，请稍后再试。如需批量导入，请联系财政绩效股使用命令行。")
 
 
 def _display_name(name: str) -> str:
@@ -295,73 +275,17 @@ def _sorted(problems):
 
 def _upload_form_context() -> dict:
     actor = current_actor()
-    departments = get_session().scalars(select(Department).order_by(Department.code)).all() if actor.is_finance else []
-    return {"departments": departments, "by_column": BY_COLUMN, "is_finance": actor.is_finance,
+    chooses = permissions.can_choose_import_department(actor)
+    departments = get_session().scalars(select(Department).order_by(Department.code)).all() if chooses else []
+    return {"departments": departments, "by_column": BY_COLUMN, "chooses_department": chooses,
             "max_mb": MAX_FILE_BYTES // 1024 // 1024}
 
 
-# --- upload storage (outside the static folder, generated names) -------------------------------
+# --- upload storage ------------------------------------------------------------------------------
 
-def _uploads() -> Path:
-    path = Path(current_app.config["KB_DATA_DIR"]) / "uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _path(token: str, suffix: str) -> Path:
-    if len(token) != 32 or not all(char in "0123456789abcdef" for char in token):
-        raise NotFound("这次上传不存在或已过期，请重新上传。")
-    joined = safe_join(str(_uploads()), token + suffix)
-    if joined is None:  # pragma: no cover - the token is hex only
-        raise NotFound("这次上传不存在或已过期，请重新上传。")
-    return Path(joined)
-
-
-def _store(token: str, content: bytes | None, meta: dict) -> None:
-    _clean_old()
-    if content is not None:
-        _path(token, ".upload").write_bytes(content)
-    meta = {**meta, "saved_at": time.time()}
-    _path(token, ".json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+def _uploads() -> UploadStore:
+    return UploadStore(Path(current_app.config["KB_DATA_DIR"]) / "uploads")
 
 
 def _load_meta(token: str) -> dict:
-    path = _path(token, ".json")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise NotFound("这次上传不存在或已过期，请重新上传。") from None
-    if meta.get("user_id") != current_actor().user_id:
-        raise NotFound("这次上传不存在或已过期，请重新上传。")
-    return meta
-
-
-def _content(token: str) -> bytes:
-    try:
-        return _path(token, ".upload").read_bytes()
-    except OSError:
-        raise NotFound("上传的文件已被删除或已过期，请重新上传。") from None
-
-
-def _saved_plan(token: str):
-    try:
-        return plan_from_json(_path(token, ".plan").read_text(encoding="utf-8"))
-    except OSError:
-        return None
-
-
-def _remove(token: str) -> None:
-    for suffix in (".upload", ".plan", ".json"):
-        _path(token, suffix).unlink(missing_ok=True)
-
-
-def _clean_old() -> None:
-    """Uploads nobody confirmed are deleted after a day (SEC-UP-6: temporary files do not pile up)."""
-    limit = time.time() - UPLOAD_LIFETIME.total_seconds()
-    for path in _uploads().glob("*.*"):
-        try:
-            if path.stat().st_mtime < limit:
-                path.unlink(missing_ok=True)
-        except OSError:
-            continue
-
+    return _uploads().meta(token, current_actor().user_id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from kb.services import goal_usage
+from kb.vocab import Role
 from webapp.db import get_session
 from webapp.permissions import allow, register
 
 bp = Blueprint("usage", __name__, url_prefix="/usage")
-register({"usage.index": allow("finance", "expert", "admin")})
+register({"usage.index": allow(Role.FINANCE, Role.EXPERT, Role.ADMIN)})
 
 
 @bp.get("/")

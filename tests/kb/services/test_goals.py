@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from kb import permissions
 from kb.errors import EditConflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from kb.models import AuditEntry, GoalRow
 from kb.models.goal import GoalStatus
@@ -148,8 +149,8 @@ def full_goal(session, world):
 def test_visibility_and_editable_goals(session, world):
     goal = full_goal(session, world)
     stranger = Actor("民政科员", "department", department_id=world[1].id)
-    assert goals.can_view_goal(world[2], goal) and not goals.can_view_goal(stranger, goal)
-    assert goals.can_view_goal(EXPERT, goal) and not goals.can_edit_goal(EXPERT, goal)
+    assert permissions.can_view_goal(world[2], goal) and not permissions.can_view_goal(stranger, goal)
+    assert permissions.can_view_goal(EXPERT, goal) and not permissions.can_edit_goal(EXPERT, goal)
     assert goals.editable_goals(session, world[2]) == [goal]
     assert goals.editable_goals(session, stranger) == []
     with pytest.raises(PermissionDenied):
@@ -173,9 +174,9 @@ def test_usage_counts_and_insight(session, world):
     first = full_goal(session, world)
     second = new_goal(session, world, name="2026年基本公共卫生服务项目")
     goals.add_indicators(session, world[2], second, ["WJ-001"])
-    assert goals.usage_count(session, "WJ-001") == 2
-    assert goals.usage_count(session, "GX-021") == 1 and goals.usage_count(session, "MZ-021") == 0
-    assert goals.usage_counts(session, ["WJ-001", "MZ-021"]) == {"WJ-001": 2}
+    assert goal_usage.usage_count(session, "WJ-001") == 2
+    assert goal_usage.usage_count(session, "GX-021") == 1 and goal_usage.usage_count(session, "MZ-021") == 0
+    assert goal_usage.usage_counts(session, ["WJ-001", "MZ-021"]) == {"WJ-001": 2}
     usage = {u.code: u for u in goal_usage.usage_by_department(session)}
     assert list(usage)[0] == "共性"
     assert usage["102"].most_used[0][0].code == "WJ-001" and usage["102"].most_used[0][1] == 2

@@ -13,7 +13,8 @@ from kb.db import make_session_factory
 from kb.errors import NotFound, PermissionDenied
 from kb.models import AuditEntry, Department, Indicator, IndicatorSet
 from kb.services.audit import Actor
-from kb.services.imports import ImportFailed, PreviewOutdated, apply_import, confirm_import, preview_import
+from kb.errors import ImportFailed, PreviewOutdated
+from kb.services.imports import apply_import, confirm_import, preview_import
 from kb.services.library import indicator_to_dict
 from kb.vocab import SetStatus
 from tests.kb.spreadsheets.builders import HEADERS, csv_bytes, filled, xlsx_bytes

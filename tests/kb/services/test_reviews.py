@@ -11,7 +11,8 @@ from kb.services.reviews import (
     add_comment, answer_comment, assign_experts, comments_for, expert_reviews, open_comment_counts, review_summary,
     timeline,
 )
-from kb.services.workflow import certify_set, open_review, return_set, submit_set
+from kb.services.sets import open_review
+from kb.services.workflow import certify_set, return_set, submit_set
 from tests.kb.services.workflow_world import build_world
 
 

@@ -7,9 +7,11 @@ from sqlalchemy import func, select
 from kb.errors import InvalidTransition, KbError, PermissionDenied
 from kb.models import AuditEntry
 from kb.services.indicators import update_indicator
+from kb.services.sets import open_review
+from kb.services.versions import diff_versions, set_content
 from kb.services.workflow import (
-    ACTIONS, allowed_actions, certification_reached, certify_set, confirm_set, diff_versions, open_review, perform,
-    return_set, set_content, start_next_version, submit_set,
+    ACTIONS, allowed_actions, certification_reached, certify_set, confirm_set, perform,
+    return_set, start_next_version, submit_set,
 )
 from kb.vocab import SetStatus
 from tests.conftest import indicator_data

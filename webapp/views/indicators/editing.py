@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from kb import permissions
 from kb.errors import EditConflict, NotFound, ValidationFailed
 from kb.models import Department, Indicator
 from kb.services import personal
@@ -15,7 +16,7 @@ from kb.services.indicators import (
     create_indicator, get_indicator, reorder_indicators, restore_indicator, retire_indicator, update_indicator,
 )
 from kb.services.library import indicator_to_dict
-from kb.vocab import BasisKind, Nature, Role, taxonomy, units
+from kb.vocab import BasisKind, Nature, taxonomy, units
 from webapp.auth import current_actor, current_user
 from webapp.db import get_session
 from webapp.forms import FIELD_LABELS, indicator_from_form, problems_by_field, version_from
@@ -164,7 +165,7 @@ def copy(code: str):
     """复制到我的指标集：以新编码加入本部门（草稿）指标集，然后修改指标值。"""
     session = get_session()
     user = current_user()
-    if user.role == Role.DEPARTMENT:
+    if permissions.sees_only_own_department(current_actor()):
         department = user.department
     else:
         department = session.scalar(select(Department).where(Department.code == request.form.get("department", "")))

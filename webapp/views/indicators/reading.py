@@ -5,10 +5,11 @@ from flask import render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from kb import permissions
 from kb.models import AuditEntry, Department, Indicator, IndicatorSet
-from kb.services import goals, personal
-from kb.services.indicators import can_add_to, can_edit_indicator, get_indicator
-from kb.vocab import Role
+from kb.services import personal
+from kb.services.goal_usage import usage_count
+from kb.services.indicators import get_indicator
 from webapp import lookups
 from webapp.auth import current_actor, current_user
 from webapp.db import get_search, get_session
@@ -53,7 +54,7 @@ def sets_containing(indicator: Indicator) -> list[IndicatorSet]:
 
 def goal_usage(code: str) -> int:
     """How many project goals reuse the indicator."""
-    return goals.usage_count(get_session(), code)
+    return usage_count(get_session(), code)
 
 
 @bp.get("/indicators/<code>")
@@ -65,11 +66,11 @@ def detail(code: str):
     actor = current_actor()
     personal.record_view(session, user, indicator)
     session.commit()
-    own_department = user.department if user.role == Role.DEPARTMENT else None
+    own_department = user.department if permissions.sees_only_own_department(actor) else None
     copy_targets = []
-    if user.role == Role.DEPARTMENT and own_department is not None and can_add_to(actor, own_department):
+    if own_department is not None and permissions.can_add_indicator(actor, own_department):
         copy_targets = [own_department]
-    elif actor.is_finance:
+    elif permissions.can_keep_library(actor):
         copy_targets = session.scalars(select(Department).order_by(Department.code)).all()
     return render_template(
         "indicators/detail.html",
@@ -79,7 +80,7 @@ def detail(code: str):
         goal_count=goal_usage(code),
         similar=lookups.similar(session, get_search(), indicator),
         favourite=personal.is_favourite(session, user, indicator),
-        can_edit=can_edit_indicator(actor, indicator),
+        can_edit=permissions.can_edit_indicator(actor, indicator),
         copy_targets=copy_targets,
         own_department=own_department,
     )

@@ -1,11 +1,11 @@
-"""kb.goal_forms: the standard 申报表 workbook — layout, grouped indicator table, printing, safety."""
+"""kb.spreadsheets.goal_forms: the standard 申报表 workbook — layout, grouped indicator table, printing, safety."""
 from __future__ import annotations
 
 import io
 
 from openpyxl import load_workbook
 
-from kb import goal_forms
+from kb.spreadsheets import goal_forms
 
 GOAL = {
     "id": 1,

@@ -1,28 +1,25 @@
-"""审定流程：an indicator set's page (status, actions, review, comments, timeline), versions and diffs.
-
-The board (推进情况), the inbox (待办) and change requests (变更申请) add their routes to this
-blueprint from ``webapp/views/board.py``, ``inbox.py`` and ``change_requests.py``.
-"""
+"""审定流程：an indicator set's page (status, actions, review, comments, timeline), versions and diffs."""
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from kb import permissions
 from kb.errors import InvalidTransition, NotFound
 from kb.models import Department, ReviewComment
 from kb.models.workflow import CommentKind
 from kb.services import reviews, workflow
+from kb.services import sets as set_lookup
+from kb.services import versions as set_versions
 from kb.services.workflow import ACTION_LABELS
+from kb.vocab import Role
 from webapp.auth import current_actor
 from webapp.db import get_session
 from webapp.permissions import NOT_FOUND, allow, register, register_scope
-
-bp = Blueprint("workflow", __name__, url_prefix="/workflow")
-
-REVIEWERS = ("finance", "expert")
+from webapp.views.workflow import bp
 
 
 def _set_scope(view_args) -> object:
@@ -45,14 +42,14 @@ def _comment_scope(view_args) -> object:
 register_scope("indicator_set", _set_scope)
 register_scope("review_comment", _comment_scope)
 register({
-    "workflow.set_detail": allow("department", "finance", "expert", "admin", scope="indicator_set"),
-    "workflow.transition": allow("department", "finance", "expert", scope="indicator_set", write=True),
-    "workflow.assign": allow("finance", write=True),
-    "workflow.comment": allow("finance", "expert", write=True),
-    "workflow.answer": allow("department", scope="review_comment", write=True),
-    "workflow.start": allow("department", "finance", scope="department", write=True),
-    "workflow.versions": allow("department", "finance", "expert", "admin", scope="department"),
-    "workflow.diff": allow("department", "finance", "expert", "admin", scope="department"),
+    "workflow.set_detail": allow(Role.DEPARTMENT, Role.FINANCE, Role.EXPERT, Role.ADMIN, scope="indicator_set"),
+    "workflow.transition": allow(Role.DEPARTMENT, Role.FINANCE, Role.EXPERT, scope="indicator_set", write=True),
+    "workflow.assign": allow(Role.FINANCE, write=True),
+    "workflow.comment": allow(Role.FINANCE, Role.EXPERT, write=True),
+    "workflow.answer": allow(Role.DEPARTMENT, scope="review_comment", write=True),
+    "workflow.start": allow(Role.DEPARTMENT, Role.FINANCE, scope="department", write=True),
+    "workflow.versions": allow(Role.DEPARTMENT, Role.FINANCE, Role.EXPERT, Role.ADMIN, scope="department"),
+    "workflow.diff": allow(Role.DEPARTMENT, Role.FINANCE, Role.EXPERT, Role.ADMIN, scope="department"),
 })
 
 
@@ -74,17 +71,17 @@ def set_detail(set_id: int):
     """一个版本的指标集：状态、可做的操作、评审意见与答复、时间线。"""
     session = get_session()
     actor = current_actor()
-    indicator_set = workflow.get_set(session, set_id)
+    indicator_set = set_lookup.get_set(session, set_id)
     comments = reviews.comments_for(session, indicator_set)
     by_indicator: dict[str | None, list[ReviewComment]] = defaultdict(list)
     for comment in comments:
         by_indicator[comment.indicator_code].append(comment)
-    review = workflow.open_review(session, indicator_set)
+    review = set_lookup.open_review(session, indicator_set)
     return render_template(
         "workflow/set.html",
         indicator_set=indicator_set,
         department=indicator_set.department,
-        content=workflow.set_content(session, indicator_set),
+        content=set_versions.set_content(session, indicator_set),
         comments_by_indicator=by_indicator,
         set_comments=[c for c in comments if c.indicator_code is None],
         timeline=reviews.timeline(session, indicator_set),
@@ -94,10 +91,8 @@ def set_detail(set_id: int):
         actions=workflow.allowed_actions(session, actor, indicator_set),
         action_labels=ACTION_LABELS,
         can_comment=reviews.can_comment(session, actor, indicator_set),
-        can_answer=actor.role == "department" and actor.department_id == indicator_set.department_id,
-        can_assign=actor.role == "finance" and indicator_set.status.value in ("submitted", "confirmed"),
-        experts=reviews.list_experts(session) if actor.role == "finance" else [],
-        my_assignment=workflow.assignment_of(session, actor, indicator_set),
+        experts=reviews.list_experts(session) if permissions.can_assign_experts(actor, indicator_set) else [],
+        my_assignment=set_lookup.assignment_of(session, actor, indicator_set),
         must_reconfirm=(indicator_set.status.value == "submitted"
                         and workflow.department_must_reconfirm(session, indicator_set)),
         comment_kinds=[CommentKind.ACCEPT, CommentKind.REVISE, CommentKind.REMOVE],
@@ -111,7 +106,7 @@ def set_detail(set_id: int):
 def transition(set_id: int, action: str):
     """报送、确认、审定、退回、复制上年指标。"""
     session = get_session()
-    indicator_set = workflow.get_set(session, set_id)
+    indicator_set = set_lookup.get_set(session, set_id)
     if action not in workflow.ACTIONS:
         raise NotFound(f"未知的操作“{action}”。")
     result = workflow.perform(session, current_actor(), indicator_set, action,
@@ -132,7 +127,7 @@ def transition(set_id: int, action: str):
 def assign(set_id: int):
     """财政分派评审专家并设定截止日期。"""
     session = get_session()
-    indicator_set = workflow.get_set(session, set_id)
+    indicator_set = set_lookup.get_set(session, set_id)
     try:
         due_on = dt.date.fromisoformat(request.form.get("due_on", ""))
     except ValueError:
@@ -149,7 +144,7 @@ def assign(set_id: int):
 def comment(set_id: int):
     """评审意见：针对某个指标（同意/建议修改/建议删除）或整个指标集。"""
     session = get_session()
-    indicator_set = workflow.get_set(session, set_id)
+    indicator_set = set_lookup.get_set(session, set_id)
     code = request.form.get("indicator_code") or None
     kind = request.form.get("kind") or ("general" if code is None else "")
     if kind not in {k.value for k in CommentKind} - {"return"}:
@@ -190,12 +185,9 @@ def versions(code: str):
     session = get_session()
     department = _department(code)
     sets = sorted(department.indicator_sets, key=lambda s: s.version, reverse=True)
-    counts = {s.id: len(workflow.set_content(session, s)) for s in sets}
-    actor = current_actor()
-    can_start = department.current_set is None and (
-        actor.role == "finance" or (actor.role == "department" and actor.department_id == department.id))
+    counts = {s.id: len(set_versions.set_content(session, s)) for s in sets}
     return render_template("workflow/versions.html", department=department, sets=sets, counts=counts,
-                           can_start=can_start, this_year=dt.date.today().year)
+                           this_year=dt.date.today().year)
 
 
 @bp.get("/departments/<code>/diff")
@@ -211,9 +203,7 @@ def diff(code: str):
     new_version = request.args.get("new", type=int) or versions_sorted[-1]
     if old_version not in sets or new_version not in sets:
         raise NotFound(f"{department.name}没有第 {old_version if old_version not in sets else new_version} 版。")
-    result = workflow.diff_versions(session, sets[old_version], sets[new_version])
+    result = set_versions.diff_versions(session, sets[old_version], sets[new_version])
     return render_template("workflow/diff.html", department=department, diff=result,
                            versions=versions_sorted, old_version=old_version, new_version=new_version)
 
-
-from webapp.views import board, change_requests, inbox  # noqa: E402,F401  (they add routes to ``bp``)

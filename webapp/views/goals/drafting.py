@@ -1,80 +1,26 @@
-"""目标申报: draft a project's performance goal from library indicators, check it live, submit,
-review (部门＋财政＋专家), approve, and export the standard 申报表."""
+"""目标申报 drafting: the list, a new project, adding indicators, the editor and the live check."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from kb import goal_forms, quality, vocab
-from kb.errors import NotFound, PermissionDenied, Problem, ValidationFailed
-from kb.models import BudgetProject, Department, PerformanceGoal
-from kb.models.goal import GOAL_STATUS_LABELS, GoalStatus, ProjectKind, Verdict
-from kb.services import goal_reviews, goal_usage, goals
+from kb import permissions, quality, vocab
+from kb.errors import Problem, ValidationFailed
+from kb.models import Department, PerformanceGoal
+from kb.models.goal import GoalStatus, ProjectKind
+from kb.services import goal_usage, goals
 from kb.services.indicators import get_indicator
+from kb.spreadsheets import goal_forms
 from webapp import lookups
 from webapp.auth import current_actor
 from webapp.db import get_search, get_session
-from webapp.permissions import NOT_FOUND, SIGNED_IN, allow, register, register_scope
+from webapp.views.goals import ROW_FIELDS, bp, load_goal, own_department
+from webapp.views.goals.review import submit_for_review
 
-bp = Blueprint("goals", __name__, url_prefix="/goals")
-
-
-@bp.app_template_filter("money")
-def money(value: Any) -> str:
-    """万元 amounts as people write them: 1200, 35.5, 0.75 (no float noise)."""
-    if value is None or value == "":
-        return ""
-    try:
-        return f"{float(value):.4f}".rstrip("0").rstrip(".")
-    except (TypeError, ValueError):
-        return str(value)
-
-
-DRAFTERS = ("department", "finance", "admin")
-register({
-    "goals.index": SIGNED_IN,
-    "goals.new": allow(*DRAFTERS, write=True),
-    "goals.view": allow(scope="goal"),
-    "goals.edit": allow(*DRAFTERS, scope="goal", write=True),
-    "goals.check": allow(*DRAFTERS, scope="goal"),
-    "goals.submit": allow(*DRAFTERS, scope="goal", write=True),
-    "goals.review": allow("finance", "expert", "admin", write=True),
-    "goals.decide": allow("finance", "admin", write=True),
-    "goals.export": allow(scope="goal"),
-    "goals.export_department": allow(scope="department"),
-    "goals.add_indicator": allow(*DRAFTERS, write=True),
-})
-
-
-def _goal_scope(view_args: dict[str, Any]) -> object:
-    department_id = get_session().scalar(
-        select(BudgetProject.department_id).join(PerformanceGoal).where(PerformanceGoal.id == view_args.get("goal_id")))
-    return NOT_FOUND if department_id is None else department_id
-
-
-register_scope("goal", _goal_scope)
-ROW_FIELDS = ("id", "code", "name", "level1", "level2", "nature", "operator", "target", "unit", "formula",
-              "definition", "basis_note", "remarks")
-
-
-def _load(goal_id: int) -> PerformanceGoal:
-    goal = goals.get_goal(get_session(), goal_id)
-    if not goals.can_view_goal(current_actor(), goal):
-        raise PermissionDenied("只能查看本部门的绩效目标。")
-    return goal
-
-
-def _own_department() -> Department | None:
-    actor = current_actor()
-    return get_session().get(Department, actor.department_id) if actor.department_id else None
-
-
-# --- list, create, add from the indicator page ----------------------------------------------
 
 @bp.get("/")
 def index():
@@ -82,20 +28,20 @@ def index():
     session, actor = get_session(), current_actor()
     year = request.args.get("year", type=int)
     status = request.args.get("status") or None
-    department = _own_department() if actor.role == "department" else None
+    department = own_department() if permissions.sees_only_own_department(actor) else None
     if department is None and request.args.get("department"):
         department = session.scalar(select(Department).where(Department.code == request.args["department"]))
     items = goals.goals_of(session, department=department, year=year,
-                           status=GoalStatus(status) if status in GOAL_STATUS_LABELS else None)
+                           status=GoalStatus(status) if status in GoalStatus.labels() else None)
     indicator = None
     if request.args.get("indicator"):
         indicator = get_indicator(session, request.args["indicator"])
-    departments = session.scalars(select(Department).order_by(Department.code)).all() if actor.role != "department" else []
+    departments = session.scalars(select(Department).order_by(Department.code)).all() if not permissions.sees_only_own_department(actor) else []
     return render_template(
         "goals/index.html", goals=items, year=year, status=status, department=department, departments=departments,
-        statuses=GOAL_STATUS_LABELS, indicator=indicator, editable=goals.editable_goals(session, actor),
+        statuses=GoalStatus.labels(), indicator=indicator, editable=goals.editable_goals(session, actor),
         years=sorted({g.project.year for g in items} | {dt.date.today().year + 1}, reverse=True),
-        can_draft=actor.role in DRAFTERS,
+        can_draft=permissions.can_draft_goal(actor),
     )
 
 
@@ -108,7 +54,7 @@ def new():
     problems: list = []
     if request.method == "POST":
         data = request.form.to_dict()
-        department = _own_department() if actor.role == "department" else session.scalar(
+        department = own_department() if permissions.sees_only_own_department(actor) else session.scalar(
             select(Department).where(Department.code == data.get("department", "")))
         try:
             if department is None:
@@ -123,7 +69,7 @@ def new():
         else:
             flash("项目已建立。下方按项目说明推荐了指标，勾选后点“加入选中指标”。", "success")
             return redirect(url_for("goals.edit", goal_id=goal.id))
-    departments = session.scalars(select(Department).order_by(Department.code)).all() if actor.role != "department" else []
+    departments = session.scalars(select(Department).order_by(Department.code)).all() if not permissions.sees_only_own_department(actor) else []
     return render_template("goals/new.html", data=data, problems=problems, departments=departments,
                            categories=quality.project_categories(), kinds=[k.value for k in ProjectKind]), \
         (422 if problems else 200)
@@ -155,7 +101,7 @@ def add_indicator():
             return redirect(url_for("goals.index", indicator=code))
         goal = editable[0]
     else:
-        goal = _load(goal_id)
+        goal = load_goal(goal_id)
     added = goals.add_indicators(session, actor, goal, [code])
     session.commit()
     flash(f"已加入指标 {code}。" if added else f"指标 {code} 已在该绩效目标中。", "success" if added else "info")
@@ -188,8 +134,8 @@ def form_goal(form) -> dict[str, Any]:
 def edit(goal_id: int):
     """编制页面：项目信息、绩效目标、指标表；推荐、检索、典型组合；实时质量检查。"""
     session, actor = get_session(), current_actor()
-    goal = _load(goal_id)
-    if not goals.can_edit_goal(actor, goal):
+    goal = load_goal(goal_id)
+    if not permissions.can_edit_goal(actor, goal):
         flash(f"该绩效目标处于“{goal.status.label}”状态，不能修改。", "warning")
         return redirect(url_for("goals.view", goal_id=goal.id))
     if request.method == "GET":
@@ -204,7 +150,7 @@ def edit(goal_id: int):
         session.rollback()
         return _edit_page(goal, {**goals.goal_to_dict(goal), **data}, problems=error.problems, status=422)
     if action == "submit":
-        return _submit(goal)
+        return submit_for_review(goal)
     if action == "search":
         return redirect(url_for("goals.edit", goal_id=goal.id, q=request.form.get("q", ""), _anchor="search"))
     flash(_ACTION_MESSAGES.get(action.split(":")[0], "已保存。"), "success")
@@ -235,20 +181,6 @@ def _apply_action(session, actor, goal: PerformanceGoal, action: str) -> None:
         goals.save_goal(session, actor, goal, {"rows": rows})
 
 
-def _submit(goal: PerformanceGoal):
-    session, actor = get_session(), current_actor()
-    try:
-        warnings = goal_reviews.submit_goal(session, actor, goal)
-        session.commit()
-    except ValidationFailed as error:
-        session.rollback()
-        flash(f"已保存，但还没有提交：还有 {len(error.problems)} 处必须改正的问题（见右侧“质量检查”）。", "error")
-        return redirect(url_for("goals.edit", goal_id=goal.id))
-    note = f"另有 {len(warnings)} 条提示，评审时会关注。" if warnings else ""
-    flash(f"已提交评审。{note}", "success")
-    return redirect(url_for("goals.view", goal_id=goal.id))
-
-
 def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, status: int = 200):
     session = get_session()
     department = goal.project.department
@@ -269,7 +201,7 @@ def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, statu
         "goals/edit.html", goal=goal, data=data, problems=problems or [],
         findings=goals.check(session, data), recommended=_grouped([h for h in recommended if h["code"] not in present]),
         found=[h for h in found if h["code"] not in present], query=query, bundles=bundles, department_names=names,
-        usage=goals.usage_counts(session, codes), taxonomy=vocab.taxonomy().levels, operators=vocab.OPERATORS,
+        usage=goal_usage.usage_counts(session, codes), taxonomy=vocab.taxonomy().levels, operators=vocab.OPERATORS,
         units=list(vocab.units().units), categories=quality.project_categories(),
         kinds=[k.value for k in ProjectKind], comments={row.id: row.comments for row in goal.rows},
         suggested_bundle=suggested,
@@ -297,7 +229,7 @@ def _grouped(hits: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, A
 @bp.post("/<int:goal_id>/check")
 def check(goal_id: int):
     """实时质量检查（JSON）：提交页面上尚未保存的内容，返回每条问题、说明和修改建议。"""
-    _load(goal_id)
+    load_goal(goal_id)
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return jsonify({"message": "请求内容应为 JSON。"}), 400
@@ -310,86 +242,3 @@ def check(goal_id: int):
     errors = sum(f.is_error for f in findings)
     return jsonify({"findings": [f.to_dict() for f in findings], "errors": errors,
                     "warnings": len(findings) - errors})
-
-
-# --- review -------------------------------------------------------------------------------------
-
-@bp.get("/<int:goal_id>")
-def view(goal_id: int):
-    """绩效目标（只读）：指标表、逐行评审意见、评审记录；评审、退回、审定。"""
-    session, actor = get_session(), current_actor()
-    goal = _load(goal_id)
-    data = goal.frozen if goal.status == GoalStatus.APPROVED and goal.frozen else goals.goal_to_dict(goal)
-    return render_template(
-        "goals/view.html", goal=goal, data=data, findings=goals.check(session, data),
-        can_edit=goals.can_edit_goal(actor, goal), can_review=goal_reviews.can_review_goal(actor, goal),
-        can_decide=goal_reviews.can_decide_goal(actor, goal), verdicts=list(Verdict),
-        comments={row.id: row.comments for row in goal.rows},
-    )
-
-
-@bp.post("/<int:goal_id>/submit")
-def submit(goal_id: int):
-    """提交评审（有必须改正的问题时不提交，并说明原因）。"""
-    return _submit(_load(goal_id))
-
-
-@bp.post("/<int:goal_id>/review")
-def review(goal_id: int):
-    """财政或专家的评审：审核结论（优/良/中/差）、总体意见、逐行意见。"""
-    session = get_session()
-    goal = _load(goal_id)
-    comments = {int(key.removeprefix("comment_")): value for key, value in request.form.items()
-                if key.startswith("comment_") and key.removeprefix("comment_").isdigit()}
-    goal_reviews.review_goal(session, current_actor(), goal, request.form.get("verdict", ""),
-                      request.form.get("summary", ""), comments)
-    session.commit()
-    flash("评审意见已记录。", "success")
-    return redirect(url_for("goals.view", goal_id=goal.id))
-
-
-@bp.post("/<int:goal_id>/decide")
-def decide(goal_id: int):
-    """财政决定：退回修改，或审定（冻结）。"""
-    session, actor = get_session(), current_actor()
-    goal = _load(goal_id)
-    if request.form.get("decision") == "approve":
-        goal_reviews.approve_goal(session, actor, goal)
-        message = "已审定，绩效目标已冻结，可导出申报表。"
-    elif request.form.get("decision") == "return":
-        goal_reviews.return_goal(session, actor, goal, request.form.get("reason", ""))
-        message = "已退回部门修改。"
-    else:
-        abort(400)
-    session.commit()
-    flash(message, "success")
-    return redirect(url_for("goals.view", goal_id=goal.id))
-
-
-# --- exports ------------------------------------------------------------------------------------
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@bp.get("/<int:goal_id>/export.xlsx")
-def export(goal_id: int):
-    """下载本项目的《项目支出绩效目标申报表》（Excel，可直接打印）。"""
-    goal = _load(goal_id)
-    data = goal.frozen if goal.status == GoalStatus.APPROVED and goal.frozen else goals.goal_to_dict(goal)
-    content = goal_forms.workbook_bytes(goal_forms.goal_form_workbook(data))
-    return send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True,
-                     download_name=f"{goal.project.name}-绩效目标申报表.xlsx")
-
-
-@bp.get("/export/<department_code>/<int:year>.xlsx")
-def export_department(department_code: str, year: int):
-    """下载某部门某年度全部项目的申报表（含目录）。"""
-    session = get_session()
-    department = session.scalar(select(Department).where(Department.code == department_code))
-    if department is None:
-        raise NotFound(f"部门 {department_code} 不存在。")
-    items = goals.goals_of(session, department=department, year=year)
-    data = [g.frozen if g.status == GoalStatus.APPROVED and g.frozen else goals.goal_to_dict(g) for g in items]
-    content = goal_forms.workbook_bytes(goal_forms.department_workbook(data, department.name, year))
-    return send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True,
-                     download_name=f"{department.name}-{year}年度绩效目标申报表.xlsx")

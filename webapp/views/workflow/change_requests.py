@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
+from kb import permissions
 from kb.errors import PermissionDenied, ValidationFailed
 from kb.models.workflow import ChangeKind, ChangeStatus
 from kb.services import change_requests as service
 from kb.services.indicators import get_indicator
 from kb.services.library import indicator_to_dict
-from kb.vocab import BasisKind, Nature, taxonomy, units
+from kb.vocab import BasisKind, Nature, Role, taxonomy, units
 from webapp.auth import current_actor
 from webapp.db import get_session
 from webapp.forms import indicator_from_form, problems_by_field
@@ -30,11 +31,11 @@ def _request_scope(view_args) -> object:
 
 register_scope("change_request", _request_scope)
 register({
-    "workflow.changes": allow("department", "finance", "admin"),
-    "workflow.new_change": allow("department", write=True),
-    "workflow.change_detail": allow("department", "finance", "admin", scope="change_request"),
-    "workflow.decide_change": allow("finance", write=True),
-    "workflow.withdraw_change": allow("department", scope="change_request", write=True),
+    "workflow.changes": allow(Role.DEPARTMENT, Role.FINANCE, Role.ADMIN),
+    "workflow.new_change": allow(Role.DEPARTMENT, write=True),
+    "workflow.change_detail": allow(Role.DEPARTMENT, Role.FINANCE, Role.ADMIN, scope="change_request"),
+    "workflow.decide_change": allow(Role.FINANCE, write=True),
+    "workflow.withdraw_change": allow(Role.DEPARTMENT, scope="change_request", write=True),
 })
 
 
@@ -87,7 +88,7 @@ def change_detail(request_id: int):
     """一条变更申请：申请内容、与现有指标的差异、处理结果。"""
     session = get_session()
     item = service.get_change_request(session, request_id)
-    if not service.can_view(current_actor(), item):
+    if not permissions.can_view_change(current_actor(), item):
         raise PermissionDenied("部门用户只能查看本部门提出的申请。")
     current = None
     if item.kind != ChangeKind.ADD:

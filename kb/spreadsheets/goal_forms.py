@@ -18,11 +18,12 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from kb import vocab
 from kb.models.goal import GoalStatus
+from kb.vocab import Role
 
 FONT_NAME = "宋体"  # present on every Windows/WPS desk in the county
 COLUMN_WIDTHS = (11, 13, 30, 10, 9, 24, 12, 14)  # A–H
 TABLE_HEADERS = ("一级指标", "二级指标", "三级指标", "指标值", "计量单位", "指标值设定依据", "指标来源", "备注")
-ROLE_OPINIONS = (("expert", "专家评审意见"), ("finance", "财政部门审核意见"))
+ROLE_OPINIONS = ((Role.EXPERT, "专家评审意见"), (Role.FINANCE, "财政部门审核意见"))
 THIN = Side(style="thin", color="000000")
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 WRAP = Alignment(wrap_text=True, vertical="center")
@@ -128,8 +129,9 @@ def _department_opinion(goal: Mapping[str, Any]) -> str:
     return ""
 
 
-def _review_opinion(goal: Mapping[str, Any], role: str) -> str:
-    roles = ("finance", "admin") if role == "finance" else (role,)
+def _review_opinion(goal: Mapping[str, Any], role: Role) -> str:
+    # Reviews written by an administrator before it lost goal reviews (kb.permissions) read as finance's.
+    roles = {Role.FINANCE.value, Role.ADMIN.value} if role is Role.FINANCE else {role.value}
     reviews = [r for r in goal.get("reviews", []) if r.get("role") in roles]
     if not reviews:
         return ""

@@ -1,0 +1,235 @@
+"""Who may do what: ONE predicate per action, used by services, views, the API and templates alike.
+
+Services call these and raise the domain error (``PermissionDenied``, with a Chinese reason) when
+one says no; views and templates call the same ones to decide which buttons to show, so a page never
+offers what the service would refuse. Nothing else in the project compares roles.
+
+The roles (:class:`kb.vocab.Role`) and what each may do:
+
+- **department** (预算部门): reads everything; edits its own department's indicators while its set is
+  a draft; submits and (re)confirms its own set, answers review comments on it, starts its next
+  version; proposes changes to common indicators; drafts and submits its own performance goals;
+  imports for its own department.
+- **finance** (财政): reads everything; edits every indicator and the common indicators at any time;
+  confirms sets, assigns experts, comments, returns; decides change requests; drafts goals with a
+  department, reviews and decides goals; imports for any department or the whole library.
+- **expert** (专家): reads everything; comments on, certifies or returns the sets it is assigned to;
+  reviews submitted goals.
+- **admin** (管理员): administers accounts and department records. It keeps the library-maintenance
+  rights of finance (editing indicators and common indicators, importing) because the permission
+  matrix has always granted them (a county bureau often has one IT person fixing data); with
+  三员分立 (``SEPARATION_OF_DUTIES``) on, the web layer takes these business writes away. An admin
+  **never acts in a review workflow**: it does not submit, confirm, certify, return or start sets,
+  assign experts, comment, decide change requests, nor draft, review or decide performance goals —
+  those decisions carry a department's or finance's signature. It may read all of them.
+
+Predicates take the :class:`~kb.services.audit.Actor` (anything with ``role``, ``user_id`` and
+``department_id``) and the object; they answer for the actor's role and ownership and, where the
+rule depends on it, the object's state. They never touch the database: callers pass what they load
+(an expert's assignment, for instance).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kb.models.goal import GoalStatus
+from kb.vocab import Role, SetStatus
+
+if TYPE_CHECKING:
+    from kb.models import ChangeRequest, Department, Indicator, IndicatorSet, PerformanceGoal
+
+
+class HasRole(Protocol):
+    role: Role | None
+    user_id: int | None
+    department_id: int | None
+
+
+# The library keepers: finance, and the administrator as its maintenance stand-in (see above).
+LIBRARY_KEEPERS = frozenset({Role.FINANCE, Role.ADMIN})
+# Who reads every department's change requests, goals and sets as a whole (not only their own).
+OVERSEERS = frozenset({Role.FINANCE, Role.EXPERT, Role.ADMIN})
+# The roles a goal review may come from; an admin never reviews (see above).
+GOAL_REVIEWERS = frozenset({Role.FINANCE, Role.EXPERT})
+REVIEWABLE_SET_STATES = (SetStatus.SUBMITTED, SetStatus.CONFIRMED)
+
+
+def role_of(actor: Any) -> Role | None:
+    """The actor's role as the enum (``None`` for an anonymous actor, who may do nothing)."""
+    return Role(actor.role) if actor.role else None
+
+
+def is_department(actor: HasRole) -> bool:
+    return role_of(actor) is Role.DEPARTMENT
+
+
+def is_finance(actor: HasRole) -> bool:
+    """Finance proper (not the administrator)."""
+    return role_of(actor) is Role.FINANCE
+
+
+def is_expert(actor: HasRole) -> bool:
+    return role_of(actor) is Role.EXPERT
+
+
+def is_admin(actor: HasRole) -> bool:
+    return role_of(actor) is Role.ADMIN
+
+
+def is_own_department(actor: HasRole, department_id: int | None) -> bool:
+    """A department user acting for its own department."""
+    return is_department(actor) and department_id is not None and actor.department_id == department_id
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+def can_administer(actor: HasRole) -> bool:
+    """Accounts (create, change role, reset password, unlock, end sessions) and department records."""
+    return is_admin(actor)
+
+
+# --- the library -------------------------------------------------------------------------------
+
+def can_keep_library(actor: HasRole) -> bool:
+    """Edit any indicator and the common indicators, import for any department or the whole library."""
+    return role_of(actor) in LIBRARY_KEEPERS
+
+
+def _draft_or_none(department: Department | None) -> bool:
+    current = department.current_set if department is not None else None
+    return current is None or current.status == SetStatus.DRAFT
+
+
+def can_add_indicator(actor: HasRole, department: Department | None) -> bool:
+    """Add to ``department`` (None: the common indicators): keepers always, a department to its own draft."""
+    if can_keep_library(actor):
+        return True
+    return department is not None and is_own_department(actor, department.id) and _draft_or_none(department)
+
+
+def can_edit_indicator(actor: HasRole, indicator: Indicator) -> bool:
+    """Keepers edit everything; a department edits its own indicators while its set is a draft."""
+    if can_keep_library(actor):
+        return True
+    return (indicator.department_id is not None and is_own_department(actor, indicator.department_id)
+            and _draft_or_none(indicator.department))
+
+
+def can_import(actor: HasRole, department_id: int | None) -> bool:
+    """Import a filled template for one department (``None``: several departments or common ones)."""
+    return can_keep_library(actor) or (department_id is not None and is_own_department(actor, department_id))
+
+
+def can_choose_import_department(actor: HasRole) -> bool:
+    """Whether the import and export forms offer every department (else only the user's own)."""
+    return can_keep_library(actor)
+
+
+def can_import_anything(actor: HasRole) -> bool:
+    """Whether the import page offers an upload at all."""
+    return can_keep_library(actor) or (is_department(actor) and actor.department_id is not None)
+
+
+# --- the indicator-set workflow ----------------------------------------------------------------
+# Role and ownership only; the services add the state checks (with their own messages).
+
+def can_submit_set(actor: HasRole, indicator_set: IndicatorSet) -> bool:
+    return is_own_department(actor, indicator_set.department_id)
+
+
+def can_confirm_set(actor: HasRole, indicator_set: IndicatorSet) -> bool:
+    """双方确认: the set's own department and finance."""
+    return is_finance(actor) or is_own_department(actor, indicator_set.department_id)
+
+
+def can_certify_set(actor: HasRole, assigned: bool) -> bool:
+    """An expert assigned to the set's open review (``assigned``, as the caller looked it up)."""
+    return is_expert(actor) and assigned
+
+
+def can_return_set(actor: HasRole, assigned: bool) -> bool:
+    """Finance, or an expert assigned to the set's open review."""
+    return is_finance(actor) or (is_expert(actor) and assigned)
+
+
+def can_start_set(actor: HasRole, department: Department) -> bool:
+    """Start a department's first set or its next version: finance or the department itself."""
+    return is_finance(actor) or is_own_department(actor, department.id)
+
+
+def can_assign_experts(actor: HasRole, indicator_set: IndicatorSet | None = None) -> bool:
+    """Finance invites experts, once the set has been submitted (``None``: whether the role may at all)."""
+    return is_finance(actor) and (indicator_set is None or indicator_set.status in REVIEWABLE_SET_STATES)
+
+
+def can_comment_set(actor: HasRole, indicator_set: IndicatorSet, assigned: bool) -> bool:
+    """Finance and the assigned experts comment while the set is under review."""
+    return indicator_set.status in REVIEWABLE_SET_STATES and can_return_set(actor, assigned)
+
+
+def can_answer_comments(actor: HasRole, indicator_set: IndicatorSet) -> bool:
+    """The set's own department answers the reviewers' comments."""
+    return is_own_department(actor, indicator_set.department_id)
+
+
+# --- common-indicator change requests ----------------------------------------------------------
+
+def can_request_change(actor: HasRole) -> bool:
+    """Departments propose; finance edits common indicators directly."""
+    return is_department(actor) and actor.department_id is not None
+
+
+def can_view_change(actor: HasRole, request: ChangeRequest) -> bool:
+    """Finance and the administrator see every request; a department sees its own department's."""
+    return role_of(actor) in LIBRARY_KEEPERS or is_own_department(actor, request.department_id)
+
+
+def can_list_changes(actor: HasRole) -> bool:
+    return role_of(actor) in LIBRARY_KEEPERS or is_department(actor)
+
+
+def can_decide_change(actor: HasRole) -> bool:
+    return is_finance(actor)
+
+
+def can_withdraw_change(actor: HasRole, request: ChangeRequest) -> bool:
+    return is_own_department(actor, request.department_id)
+
+
+# --- performance goals -------------------------------------------------------------------------
+
+def can_view_goal(actor: HasRole, goal: PerformanceGoal) -> bool:
+    """Finance, experts and administrators see every goal; a department sees its own."""
+    return role_of(actor) in OVERSEERS or is_own_department(actor, goal.project.department_id)
+
+
+def can_draft_goal(actor: HasRole, department: Department | None = None) -> bool:
+    """Start a goal for ``department`` (``None``: whether the role drafts at all): its department or finance."""
+    if department is None:
+        return is_finance(actor) or is_department(actor)
+    return is_finance(actor) or is_own_department(actor, department.id)
+
+
+def can_edit_goal(actor: HasRole, goal: PerformanceGoal) -> bool:
+    """The department (or finance helping it) edits while the goal is a draft or returned."""
+    return goal.status.is_editable and (is_finance(actor) or is_own_department(actor, goal.project.department_id))
+
+
+def can_review_goal(actor: HasRole, goal: PerformanceGoal | None = None) -> bool:
+    """Finance and experts review submitted goals (``None``: whether the role reviews at all)."""
+    return role_of(actor) in GOAL_REVIEWERS and (goal is None or goal.status == GoalStatus.SUBMITTED)
+
+
+def can_decide_goal(actor: HasRole, goal: PerformanceGoal | None = None) -> bool:
+    """Finance returns or approves a submitted goal."""
+    return is_finance(actor) and (goal is None or goal.status == GoalStatus.SUBMITTED)
+
+
+def sees_only_own_department(actor: HasRole) -> bool:
+    """Lists (goals, imports, inbox) narrowed to the user's department."""
+    return is_department(actor)
+
+
+# Every predicate a template may call (``webapp`` exposes them through a context processor).
+PREDICATES = {name: value for name, value in list(globals().items())
+              if name.startswith(("can_", "is_", "sees_")) and callable(value)}
