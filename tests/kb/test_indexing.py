@@ -256,10 +256,23 @@ def test_kill_9_during_indexing_is_repaired_at_start_up(engine, synced, backend,
     assert queued(engine) == 1
     from kb.models.base import Base  # noqa: F401 - the CLI below reopens the same database and index
 
-    result = runner.invoke(_cli(), ["index", "check"], env={"SEARCH_INDEX_DIR": str(tmp_path / "index")})
-    assert result.exit_code == 0, result.output  # start-up applied the queued update
+    env = {"SEARCH_INDEX_DIR": str(tmp_path / "index")}
+    result = runner.invoke(_cli(), ["index", "check"], env=env)
+    assert result.exit_code == 1 and "T-200" in result.output  # check sees the drift, repairs nothing
+    assert queued(engine) == 1
+    from webapp import create_app, repair_search_index
+
+    app = create_app({"SEARCH_INDEX_DIR": str(tmp_path / "index"), "KB_DATA_DIR": str(tmp_path / "data"),
+                      "DATABASE_URL": database_url, "KB_SECRET_KEY": "test"})
+    try:
+        assert queued(engine) == 1  # building the app does no index work
+        assert repair_search_index(app) in ("synced", "rebuilt")  # what kb serve does before serving
+    finally:
+        app.extensions["kb"].search.close()
+        app.extensions["kb"].engine.dispose()
     assert queued(engine) == 0
     assert "T-200" in found(backend, "丙0")
+    assert runner.invoke(_cli(), ["index", "check"], env=env).exit_code == 0
 
 
 def _cli():
@@ -278,5 +291,23 @@ def test_cli_check_reports_drift_and_rebuild_repairs_it(runner, tmp_path: Path) 
     index.close()
     result = runner.invoke(cli, ["index", "check"])
     assert result.exit_code == 1 and stale in result.output and "kb index rebuild" in result.output
+    assert runner.invoke(cli, ["index", "rebuild"]).exit_code == 0
+    assert runner.invoke(cli, ["index", "check"]).exit_code == 0
+
+
+def test_cli_check_sees_a_missing_document_and_leaves_it_missing(runner, tmp_path: Path) -> None:
+    """``kb index check`` reports drift; it must not repair it on the way (create_app does no index work)."""
+    cli = _cli()
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    index = WhooshBackend(INDICATOR_FIELDS, index_dir=tmp_path / "data" / "index", **search_options())
+    gone = index.search(SearchQuery(text="预算执行率")).hits[0].key
+    index.delete([gone])
+    index.close()
+    for _ in range(2):  # the second check still finds it: the first one did not rebuild
+        result = runner.invoke(cli, ["index", "check"])
+        assert result.exit_code == 1 and f"指标 {gone} 在数据库中存在，但索引中没有" in result.output
+    index = WhooshBackend(INDICATOR_FIELDS, index_dir=tmp_path / "data" / "index", **search_options())
+    assert gone not in index.fingerprints()
+    index.close()
     assert runner.invoke(cli, ["index", "rebuild"]).exit_code == 0
     assert runner.invoke(cli, ["index", "check"]).exit_code == 0
