@@ -33,9 +33,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     engine = make_engine(app.config["DATABASE_URL"])
     sessions = make_session_factory(engine)
     backend = load_backend(
-        app.config["SEARCH_BACKEND"], fields=INDICATOR_FIELDS, index_dir=app.config["SEARCH_INDEX_DIR"],
-        database_url=app.config["DATABASE_URL"],  # for search.postgres_backend (the index in the database)
-        **search_options(),
+        app.config["SEARCH_BACKEND"], fields=INDICATOR_FIELDS, **search_options(),
+        # Where an index may live: a folder (Whoosh) or the database (search.postgres_backend).
+        locations={"index_dir": app.config["SEARCH_INDEX_DIR"], "database_url": app.config["DATABASE_URL"]},
     )
     # No index work here: create_app runs in every worker, CLI call and test. Repair belongs to
     # `kb serve` (repair_search_index), `kb init` and `kb index rebuild`; `kb index check` must see drift.

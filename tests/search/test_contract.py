@@ -42,9 +42,15 @@ def _postgres(tmp_path: Path, fields, options) -> BaseBackend:
                         table=f"contract_{uuid.uuid4().hex[:12]}", temporary=True, **options)
 
 
+def _memory(tmp_path: Path, fields, options) -> BaseBackend:
+    # The engine the web tests run on (tests/webapp/memory_search.py): it must keep the same contract.
+    return load_backend("tests.webapp.memory_search.MemoryBackend", fields=fields, **options)
+
+
 ENGINES: dict[str, Callable[..., BaseBackend]] = {
     "whoosh": _whoosh,
     "postgres": _postgres,
+    "memory": _memory,
 }
 
 
@@ -204,7 +210,7 @@ def test_unknown_options_are_refused(tmp_path: Path) -> None:
     """A misspelt option (feedback_facet for feedback_facets) must not be silently ignored."""
     from tests.conftest import POSTGRES_URL
 
-    for engine in ("whoosh", "postgres") if POSTGRES_URL else ("whoosh",):
+    for engine in ("whoosh", "memory", "postgres") if POSTGRES_URL else ("whoosh", "memory"):
         with pytest.raises(UnknownOption, match="feedback_facet"):
             ENGINES[engine](tmp_path, FIELDS, {**OPTIONS, "feedback_facet": "group"}).close()
     with pytest.raises(UnknownOption):
