@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.indexing import FACETS
+from kb.indexing import FACETS, settle
 from kb.models import Department, Indicator
 from kb.schemas import SearchResultSchema
 from kb.vocab import taxonomy
@@ -129,6 +129,7 @@ def search_indicators(
     limit = max(1, min(limit, MAX_LIMIT))
     filters = {key: value for key, value in (filters or {}).items() if value and key in FILTER_KEYS}
     query = _backend_query(session, text, filters, limit, max(0, offset))
+    settle(backend)
     results = backend.search(query)
     return SearchResultSchema().dump({
         "total": results.total,
@@ -173,6 +174,7 @@ def recommend_indicators(
     if department and not (text or "").strip():
         filters = {"department": department}
     query = _backend_query(session, text or "", filters, pool, 0, boosts=boosts)
+    settle(backend)
     results = backend.search(query)
     hits = list(results.hits)
     if department and not (text or "").strip():
@@ -208,6 +210,7 @@ def suggest_indicators(session: Session, backend: BaseBackend, prefix: str, *, l
     """Instant suggestions while typing: ``[{"code", "name", "department"}]`` (department name or None)."""
     if not (prefix or "").strip():
         return []
+    settle(backend)
     codes = backend.suggest(prefix, limit=max(1, min(limit, 20)))
     indicators = _load(session, codes)
     return [
@@ -224,6 +227,7 @@ def similar_indicators(session: Session, backend: BaseBackend, code: str, *, lim
     text = " ".join([indicator.name, *(indicator.keywords or ()), *(indicator.projects or ())])
     query = SearchQuery(text=text, limit=max(1, min(limit, MAX_LIMIT)), exclude=(code,),
                         boosts={"level2": {indicator.level2: 1.2}})
+    settle(backend)
     results = backend.search(query)
     return hits_for(session, [(hit.key, hit.score, dict(hit.highlights)) for hit in results.hits])
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from kb.db import make_session_factory
 from kb.indexing import (
     INDICATOR_FIELDS, check_index, indicator_document, install_index_sync, rebuild_index, repair_index,
-    search_options, sync_outbox,
+    search_options, settle, settle_all, sync_outbox,
 )
 from kb.models import Department, Indicator, IndicatorSet
 from kb.models.search_outbox import SearchOutbox
@@ -60,10 +60,37 @@ def add_indicator(session: Session, department=None, **overrides) -> Indicator:
 
 
 def found(backend, text: str) -> list[str]:
+    settle(backend, timeout=10)  # the outbox drains in the background: wait for what this process queued
     return [hit.key for hit in backend.search(SearchQuery(text=text)).hits]
 
 
 def queued(engine: Engine) -> int:
+    settle_all()
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(SearchOutbox))
+
+
+def test_commit_does_not_wait_for_the_index(engine, synced, backend) -> None:
+    """The index is written off the request path: a slow index write does not slow the commit."""
+    original = backend.upsert
+
+    def slow(documents):
+        documents = list(documents)
+        time.sleep(1.5)
+        original(documents)
+
+    backend.upsert = slow
+    with synced() as session:
+        add_indicator(session, code="T-099", name="后台写入测试率")
+        started = time.perf_counter()
+        session.commit()
+        assert time.perf_counter() - started < 1.0
+    assert queued_now(engine) == 1  # committed and queued, not yet in the index
+    assert found(backend, "后台写入测试率")[0] == "T-099"  # searchable once the drainer is done
+    assert queued(engine) == 0
+
+
+def queued_now(engine: Engine) -> int:
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(SearchOutbox))
 
@@ -98,6 +125,7 @@ def test_set_status_change_reindexes_the_department(engine, synced, backend) -> 
         session.add(IndicatorSet(department=department, year=2025, version=1, status=SetStatus.DRAFT, is_current=True))
         add_indicator(session, department, code="T-102", name="部门测试完成率")
         session.commit()
+    settle(backend)
     assert backend.fingerprints()["T-102"]
     before = backend.fingerprints()["T-102"]
     with synced() as session:
@@ -105,6 +133,7 @@ def test_set_status_change_reindexes_the_department(engine, synced, backend) -> 
         indicator_set.status = SetStatus.CERTIFIED
         session.commit()
         expected = indicator_document(session.scalar(select(Indicator))).fingerprint
+    settle(backend)
     assert backend.fingerprints()["T-102"] == expected != before
 
 
@@ -136,6 +165,7 @@ def test_check_reports_drift_and_rebuild_repairs_it(engine, synced, backend) -> 
         add_indicator(session, code="T-104", name="漂移检测合格率")
         add_indicator(session, code="T-105", name="漂移检测完成率")
         session.commit()
+    settle_all()
     with Session(engine) as session:
         assert check_index(session, backend) == []
         stale = indicator_document(session.scalar(select(Indicator).where(Indicator.code == "T-104")))
@@ -156,6 +186,7 @@ def test_start_up_repairs_a_missing_or_damaged_index(engine, synced, backend, tm
     with synced() as session:
         add_indicator(session, code="T-106", name="启动修复测试率")
         session.commit()
+    settle_all()
     generation = (tmp_path / "index" / "CURRENT").read_text().strip()
     for path in (tmp_path / "index" / generation).glob("*.toc"):
         path.write_bytes(b"garbage")  # what a crash mid-commit can leave
@@ -211,6 +242,8 @@ WORKER = textwrap.dedent("""
                     break
                 except StaleDataError:
                     session.rollback()
+    from kb.indexing import settle_all
+    settle_all(120)  # the outbox drains in the background: let it finish before saying done
     print("done", flush=True)
 """)
 
