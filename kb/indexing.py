@@ -39,6 +39,8 @@ INDICATOR_FIELDS = (
     FieldSpec("department", 1.0, dictionary=True, group="context"),
     FieldSpec("level", 1.0, group="context"),
 )
+# The facets of every document: what a search counts and what it can be filtered by (the page, the API
+# and kb.searching all take their filter keys from here).
 FACETS = ("department", "level1", "level2", "nature", "unit", "status", "state", "kind")
 COMMON_STATUS = "common"
 RETIRED_RANK = 0.3

@@ -9,7 +9,7 @@ from kb.models import AuditEntry, Department, Indicator, IndicatorSet
 from kb.services import goals, personal
 from kb.services.indicators import can_add_to, can_edit_indicator, get_indicator
 from kb.vocab import Role
-from webapp import lookups
+from kb.searching import similar_indicators
 from webapp.auth import current_actor, current_user
 from webapp.db import get_search, get_session
 from webapp.forms import FIELD_LABELS
@@ -77,7 +77,7 @@ def detail(code: str):
         history=history(code),
         sets=sets_containing(indicator),
         goal_count=goal_usage(code),
-        similar=lookups.similar(session, get_search(), indicator),
+        similar=similar_indicators(session, get_search(), indicator.code),
         favourite=personal.is_favourite(session, user, indicator),
         can_edit=can_edit_indicator(actor, indicator),
         copy_targets=copy_targets,
