@@ -47,6 +47,9 @@ class Context:
 
     def close(self) -> None:
         if self._app is not None:
+            from kb.indexing import settle
+
+            settle(self.state.search, timeout=30)  # index updates of this command's commits land first
             self.state.search.close()
             self.state.engine.dispose()
 
