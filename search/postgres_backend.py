@@ -77,6 +77,8 @@ class PostgresBackend(RankedBackend):
         if connection is None or connection.closed:
             connection = psycopg.connect(self.dsn, autocommit=True)
             self._local.connection = connection
+            with self._thread_lock:  # close() closes every thread's connection (e.g. the index drainer's)
+                self._connections = [c for c in getattr(self, "_connections", []) if not c.closed] + [connection]
         return connection
 
     def _names(self, suffix: str = "") -> dict[str, sql.Identifier]:
@@ -306,7 +308,7 @@ class PostgresBackend(RankedBackend):
     def close(self) -> None:
         if self.temporary:
             self.drop()
-        for connection in (getattr(self._local, "connection", None), self._lock_connection):
+        for connection in (*getattr(self, "_connections", ()), self._lock_connection):
             if connection is not None and not connection.closed:
                 connection.close()
         self._local.connection = None
