@@ -2,17 +2,21 @@
 
 Every flush that changes searchable data queues the affected indicator codes in the
 ``search_outbox`` table, in the same transaction: a rolled-back change queues nothing, a committed
-one cannot be forgotten. After the commit the queue is drained under the backend's single-writer
-lock: documents are built from the committed rows *while holding the lock*, so two workers
+one cannot be forgotten. After the commit a background thread (:class:`IndexSync`, off the request
+path) drains the queue under the backend's single-writer lock: documents are built from the committed rows *while holding the lock*, so two workers
 committing edits of the same indicator in quick succession always leave the newer one in the index.
 Whatever a crash (kill -9) leaves queued is drained by the next commit or at start-up;
 ``rebuild_index`` builds a fresh index and swaps it in, ``check_index`` reports drift.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
+import os
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy import Engine, delete, event, func, insert, inspect, select
@@ -35,6 +39,8 @@ INDICATOR_FIELDS = (
     FieldSpec("department", 1.0, dictionary=True, group="context"),
     FieldSpec("level", 1.0, group="context"),
 )
+# The facets of every document: what a search counts and what it can be filtered by (the page, the API
+# and kb.searching all take their filter keys from here).
 FACETS = ("department", "level1", "level2", "nature", "unit", "status", "state", "kind")
 COMMON_STATUS = "common"
 RETIRED_RANK = 0.3
@@ -45,6 +51,10 @@ _QUEUED = "kb.index.queued"
 # rebuild), the queued keys stay in the outbox and that process drains them when it is done.
 SYNC_WAIT_SECONDS = 2.0
 OUTBOX_BATCH = 2000
+# A search waits at most this long for this process's own queued updates (read-your-writes).
+SETTLE_SECONDS = 2.0
+# At interpreter exit, how long to let the drainer finish (what is left stays queued for start-up).
+SHUTDOWN_WAIT_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
@@ -177,8 +187,81 @@ def sync_outbox(engine: Engine, backend: BaseBackend, timeout: float | None = SY
         # The lock is released: look again for rows queued by writers that gave up waiting for it.
 
 
-def install_index_sync(factory: sessionmaker[Session], backend: BaseBackend) -> None:
-    """Make every session from ``factory`` queue its indicator changes and apply them after commit."""
+class IndexSync:
+    """Drains the outbox off the request path: one background thread per process and backend, woken
+    after each commit that queued index updates.
+
+    Guarantees as before: documents are written only after the database commit (the drainer reads the
+    committed rows), nothing is lost (a queue row is deleted only after the index has the change; a crash
+    leaves it for the next drain or start-up), and a change is searchable within about a second.
+    :meth:`flush` waits for what this process has queued so far (searches call it, so whoever saved a
+    change finds it; tests call it too).
+    """
+
+    def __init__(self, backend: BaseBackend) -> None:
+        self.backend = backend
+        self._engine: Engine | None = None
+        self._condition = threading.Condition()
+        self._requested = self._done = 0
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def notify(self, engine: Engine) -> None:
+        """A commit queued updates: have them applied soon (never blocks on the index)."""
+        with self._condition:
+            if self._pid != os.getpid():  # a forked child: the parent's thread does not exist here
+                self._pid, self._thread, self._requested, self._done = os.getpid(), None, 0, 0
+            self._engine = engine
+            self._requested += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="kb-index-sync", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush, SHUTDOWN_WAIT_SECONDS)
+            self._condition.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: self._requested > self._done)
+                target, engine = self._requested, self._engine
+            try:
+                sync_outbox(engine, self.backend)
+            except Exception:  # the change is committed and queued; the next drain or start-up applies it
+                log.exception("检索索引更新失败，已保留在队列中，稍后重试")
+            with self._condition:
+                self._done = max(self._done, target)
+                self._condition.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything this process queued so far was drained (or tried); False on timeout."""
+        with self._condition:
+            if self._pid != os.getpid() or self._thread is None:
+                return True
+            target = self._requested
+            return self._condition.wait_for(lambda: self._done >= target, timeout)
+
+
+_SYNCS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def settle(backend: BaseBackend, timeout: float = SETTLE_SECONDS) -> None:
+    """Let this process's queued index updates land before reading ``backend`` (read-your-writes)."""
+    sync = _SYNCS.get(backend)
+    if sync is not None:
+        sync.flush(timeout)
+
+
+def settle_all(timeout: float = SETTLE_SECONDS) -> None:
+    """Let every queued index update of this process land (tests, and commands about to exit)."""
+    for sync in list(_SYNCS.values()):
+        sync.flush(timeout)
+
+
+def install_index_sync(factory: sessionmaker[Session], backend: BaseBackend) -> IndexSync:
+    """Make every session from ``factory`` queue its indicator changes; they are applied after commit by
+    the returned :class:`IndexSync` in the background."""
+    sync = _SYNCS.get(backend) or IndexSync(backend)
+    _SYNCS[backend] = sync
 
     @event.listens_for(factory, "after_flush")
     def queue(session: Session, _context) -> None:
@@ -191,16 +274,14 @@ def install_index_sync(factory: sessionmaker[Session], backend: BaseBackend) -> 
 
     @event.listens_for(factory, "after_commit")
     def publish(session: Session) -> None:
-        if not session.info.pop(_QUEUED, False):
-            return
-        try:
-            sync_outbox(session.get_bind(), backend)
-        except Exception:  # the change is committed and queued; never fail the user's request for the index
-            log.exception("检索索引更新失败，已保留在队列中，稍后重试")
+        if session.info.pop(_QUEUED, False):
+            sync.notify(session.get_bind())
 
     @event.listens_for(factory, "after_rollback")
     def discard(session: Session) -> None:
         session.info.pop(_QUEUED, None)
+
+    return sync
 
 
 def repair_index(engine: Engine, backend: BaseBackend) -> str:

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.indexing import FACETS
+from kb.indexing import COMMON_STATUS, FACETS, settle
 from kb.models import Department, Indicator
-from kb.schemas import SearchResultSchema
-from kb.vocab import taxonomy
+from kb.schemas import SearchHitSchema
+from kb.vocab import IndicatorState, SetStatus, taxonomy
 from search.analysis import normalize
 from search.base import BaseBackend, SearchQuery
 
@@ -29,7 +29,10 @@ LEVEL1_ORDER = ("产出指标", "效益指标", "满意度指标", "成本指标
 # Prefixes and suffixes of county department names that a person leaves out when naming one.
 _NAME_PREFIXES = ("中共襄垣县委", "襄垣县", "长治市", "县")
 _DEPARTMENT_ENDINGS = tuple("局委办院馆会队所站段部") + ("中心",)
-FILTER_KEYS = ("department", "level1", "level2", "nature", "unit", "status", "state", "kind")
+# What a search can be filtered by: the facets of the documents (one definition, kb.indexing.FACETS).
+FILTER_KEYS = FACETS
+STATUS_LABELS = {status.value: status.label for status in SetStatus} | {COMMON_STATUS: "共性指标"}
+STATE_LABELS = {IndicatorState.ACTIVE.value: "在用", IndicatorState.RETIRED.value: "已停用"}
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Understanding:
     departments: list[str] = field(default_factory=list)
     level1: str | None = None
     level2: str | None = None
+    department_names: dict[str, str] = field(default_factory=dict)  # code → name of every department
+    department_refs: dict[int, dict[str, str]] = field(default_factory=dict)  # id → {"code", "name"}
 
 
 def _category_words() -> list[tuple[str, str, str]]:
@@ -90,11 +95,12 @@ def understand(session: Session, text: str) -> Understanding:
     if found.level2 and not found.level1:
         found.level1 = next((l1 for l1, l2s in taxonomy().levels.items() if found.level2 in l2s), None)
     # Only departments that have indicators can be meant (a department with none would empty the results).
+    # One query: the names also label the department facet of the results.
     owners = select(Indicator.department_id).where(Indicator.department_id.is_not(None)).distinct()
-    departments = [
-        (code, _core_name(name))
-        for code, name in session.execute(select(Department.code, Department.name).where(Department.id.in_(owners)))
-    ]
+    rows = session.execute(select(Department.id, Department.code, Department.name, Department.id.in_(owners))).all()
+    found.department_names = {code: name for _, code, name, _ in rows}
+    found.department_refs = {id_: {"code": code, "name": name} for id_, code, name, _ in rows}
+    departments = [(code, _core_name(name)) for _, code, name, owns in rows if owns]
     lengths = {code: len(core) for code, core in departments}
     named = []
     for part in re.split(r"[\s,，、;；:：。]+", rest):
@@ -121,25 +127,47 @@ def search_indicators(
     filters: dict[str, str] | None = None,
     limit: int = 20,
     offset: int = 0,
+    details: bool = False,
 ) -> dict[str, Any]:
-    """Search the library; ``filters`` may hold department, level1, level2, nature, unit, status, state, kind.
+    """Search the library; ``filters`` may hold any of :data:`FILTER_KEYS`.
 
-    Returns ``{"total", "hits", "facets", "suggestion"}`` with hits as in CONTRACT §5, best first.
+    Returns ``{"total", "hits", "facets", "suggestion", "labels"}`` with hits as in CONTRACT §5, best first;
+    ``labels`` maps facet → value → the label a person reads (department names, set status…). With
+    ``details`` each hit also carries what the search page shows (state, operator, target, definition),
+    so the page needs no lookups of its own.
     """
     limit = max(1, min(limit, MAX_LIMIT))
     filters = {key: value for key, value in (filters or {}).items() if value and key in FILTER_KEYS}
-    query = _backend_query(session, text, filters, limit, max(0, offset))
-    results = backend.search(query)
-    return SearchResultSchema().dump({
-        "total": results.total,
-        "hits": hits_for(session, [(hit.key, hit.score, dict(hit.highlights)) for hit in results.hits]),
-        "facets": results.facet_counts,
-        "suggestion": results.suggestion,
-    })
-
-
-def _backend_query(session: Session, text: str, filters: dict, limit: int, offset: int, **extra) -> SearchQuery:
     found = understand(session, text or "")
+    query = _backend_query(found, filters, limit, max(0, offset))
+    settle(backend)
+    results = backend.search(query)
+    facets = results.facet_counts
+    labels = {name: {value: facet_label(name, value, found.department_names)
+                     for value in {*facets.get(name, {}), *([filters[name]] if isinstance(filters.get(name), str) else [])}}
+              for name in FILTER_KEYS}
+    return {
+        "total": results.total,
+        "hits": hits_for(session, [(hit.key, hit.score, dict(hit.highlights)) for hit in results.hits], details,
+                         departments=found.department_refs),
+        "facets": facets,
+        "suggestion": results.suggestion,
+        "labels": labels,
+    }
+
+
+def facet_label(facet: str, value: str, department_names: dict[str, str]) -> str:
+    """The label of a facet value as a person reads it."""
+    if facet == "department":
+        return department_names.get(value, value) if value else "共性指标"
+    if facet == "status":
+        return STATUS_LABELS.get(value, value)
+    if facet == "state":
+        return STATE_LABELS.get(value, value)
+    return value or "（无）"
+
+
+def _backend_query(found: Understanding, filters: dict, limit: int, offset: int, **extra) -> SearchQuery:
     filters = dict(filters)
     boosts: dict[str, dict[str, float]] = dict(extra.pop("boosts", {}))
     if found.level2:
@@ -172,7 +200,8 @@ def recommend_indicators(
     filters = {}
     if department and not (text or "").strip():
         filters = {"department": department}
-    query = _backend_query(session, text or "", filters, pool, 0, boosts=boosts)
+    query = _backend_query(understand(session, text or ""), filters, pool, 0, boosts=boosts)
+    settle(backend)
     results = backend.search(query)
     hits = list(results.hits)
     if department and not (text or "").strip():
@@ -206,8 +235,10 @@ def _spread(hits: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
 
 def suggest_indicators(session: Session, backend: BaseBackend, prefix: str, *, limit: int = 8) -> list[dict[str, Any]]:
     """Instant suggestions while typing: ``[{"code", "name", "department"}]`` (department name or None)."""
-    if not (prefix or "").strip():
+    prefix = (prefix or "").strip()[:100]
+    if not prefix:
         return []
+    settle(backend)
     codes = backend.suggest(prefix, limit=max(1, min(limit, 20)))
     indicators = _load(session, codes)
     return [
@@ -224,24 +255,26 @@ def similar_indicators(session: Session, backend: BaseBackend, code: str, *, lim
     text = " ".join([indicator.name, *(indicator.keywords or ()), *(indicator.projects or ())])
     query = SearchQuery(text=text, limit=max(1, min(limit, MAX_LIMIT)), exclude=(code,),
                         boosts={"level2": {indicator.level2: 1.2}})
+    settle(backend)
     results = backend.search(query)
     return hits_for(session, [(hit.key, hit.score, dict(hit.highlights)) for hit in results.hits])
 
 
-def _load(session: Session, codes: list[str]) -> dict[str, Indicator]:
+def _load(session: Session, codes: list[str], with_departments: bool = True) -> dict[str, Indicator]:
     if not codes:
         return {}
-    return {
-        i.code: i
-        for i in session.scalars(
-            select(Indicator).where(Indicator.code.in_(codes)).options(selectinload(Indicator.department))
-        )
-    }
+    statement = select(Indicator).where(Indicator.code.in_(codes))
+    if with_departments:
+        statement = statement.options(selectinload(Indicator.department))
+    return {i.code: i for i in session.scalars(statement)}
 
 
-def hits_for(session: Session, ranked: list[tuple[str, float, dict[str, str]]]) -> list[dict[str, Any]]:
-    """Hit dictionaries for ``(code, score, highlights)`` in the given order, read from the database."""
-    indicators = _load(session, [code for code, _, _ in ranked])
+def hits_for(session: Session, ranked: list[tuple[str, float, dict[str, str]]], details: bool = False,
+             departments: dict[int, dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Hit dictionaries for ``(code, score, highlights)`` in the given order, read from the database in one
+    query (CONTRACT §5 shape; with ``details`` also state, operator, target and definition). ``departments``
+    (id → code and name, when the caller has read them already) saves loading each hit's department."""
+    indicators = _load(session, [code for code, _, _ in ranked], with_departments=departments is None)
     hits = []
     seen = set()
     for code, score, highlight in ranked:
@@ -249,11 +282,14 @@ def hits_for(session: Session, ranked: list[tuple[str, float, dict[str, str]]]) 
         if indicator is None or code in seen:  # deleted since indexing; the index catches up after commit
             continue
         seen.add(code)
-        department = indicator.department
-        hits.append({
+        if departments is not None:
+            department = departments.get(indicator.department_id)
+        else:
+            department = {"code": indicator.department.code, "name": indicator.department.name} if indicator.department else None
+        hit = SearchHitSchema().dump({
             "code": indicator.code,
             "name": indicator.name,
-            "department": {"code": department.code, "name": department.name} if department else None,
+            "department": department,
             "level1": indicator.level1,
             "level2": indicator.level2,
             "nature": str(indicator.nature),
@@ -261,4 +297,8 @@ def hits_for(session: Session, ranked: list[tuple[str, float, dict[str, str]]]) 
             "score": round(score, 4),
             "highlight": highlight,
         })
+        if details:
+            hit.update(state=str(indicator.state), operator=indicator.operator, target=indicator.target,
+                       definition=indicator.definition)
+        hits.append(hit)
     return hits

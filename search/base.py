@@ -7,6 +7,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
+class UnknownOption(TypeError):
+    """A backend was given an option it does not know (a typo must not be silently ignored)."""
+
+
 class IndexBusy(RuntimeError):
     """The index writer lock was not free in time; the change stays queued and is applied later."""
 
@@ -84,8 +88,11 @@ class BaseBackend(ABC):
     """A search engine. Writers are serialised by the backend; readers never block."""
 
     def __init__(self, fields: Iterable[FieldSpec] = (), **options) -> None:
+        # Options are checked, never swallowed: a misspelt one (feedback_facet for feedback_facets) would
+        # otherwise silently change ranking.
+        if options:
+            raise UnknownOption(f"{type(self).__name__} 不认识检索选项：{', '.join(sorted(options))}。")
         self.fields = tuple(fields)
-        self.options = options
 
     @abstractmethod
     def rebuild(self, documents: Iterable[Document]) -> int:

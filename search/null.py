@@ -3,10 +3,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from search.base import BaseBackend, Document, SearchQuery, SearchResults
+from search.base import BaseBackend, Document, FieldSpec, SearchQuery, SearchResults
+from search.engine import RANKING_OPTIONS
 
 
 class NullBackend(BaseBackend):
+    def __init__(self, fields: Iterable[FieldSpec] = (), **options) -> None:
+        # The ranking options of the real engines are accepted (one configuration for any backend) and
+        # have no effect here; anything else is still an error.
+        super().__init__(fields, **{k: v for k, v in options.items() if k not in RANKING_OPTIONS})
+
     def rebuild(self, documents: Iterable[Document]) -> int:
         return sum(1 for _ in documents)
 

@@ -3,8 +3,8 @@
 The analyzer (search/analysis.py) segments text in Python exactly as for Whoosh; PostgreSQL only
 stores and matches the resulting lexemes (``tsvector`` literals, no PostgreSQL text parser, so no
 zhparser/pg_jieba extension is needed on a locked-down or domestic PostgreSQL-compatible server).
-Query planning and re-ranking are the Whoosh backend's own (search/planner.py, search/ranking.py):
-a small adapter answers the calls the ranker makes on a Whoosh searcher with SQL.
+Query planning and re-ranking are shared by every engine (search/planner.py, search/ranking.py): this
+backend compiles the neutral :class:`search.reader.MatchQuery` to SQL (search/postgres_reader.py).
 
 Tables (``table`` option, default ``kb_search``): ``<t>`` one row per document (one ``tsvector`` over
 all field groups, each group's lexemes carrying a weight label A–D, GIN-indexed; facets and exact
@@ -26,11 +26,11 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from search.analysis import Analyzer, Synonyms, normalize
-from search.base import BaseBackend, Document, FieldSpec, IndexBusy, SearchQuery, SearchResults
-from search.postgres_reader import SqlSearcher, tsquery_literal, tsvector_literal
-from search.ranking import Ranker
-from search.whoosh_backend import WhooshBackend
+from search.analysis import normalize
+from search.base import Document, FieldSpec, IndexBusy
+from search.engine import RankedBackend
+from search.postgres_reader import PostgresReader, tsquery_literal, tsvector_literal
+from search.reader import Vocabulary, stored_data
 
 def _conninfo(dsn: str) -> str:
     """Accept SQLAlchemy URLs too (``postgresql+psycopg://…``)."""
@@ -40,32 +40,22 @@ def _conninfo(dsn: str) -> str:
     return dsn
 
 
-class PostgresBackend(BaseBackend):
-    """Options: ``dsn`` (libpq or SQLAlchemy URL; ``database_url`` is accepted as an alias),
-    ``table``, ``user_words``, ``synonyms``, ``candidates``, ``write_timeout``, ``feedback_facet``,
-    ``temporary`` (drop the tables at :meth:`close`)."""
+class PostgresBackend(RankedBackend):
+    """Options: those of :class:`search.engine.RankedBackend`, ``dsn`` (libpq or SQLAlchemy URL;
+    ``database_url`` is accepted as an alias), ``table``, ``write_timeout``, ``temporary`` (drop the tables
+    at :meth:`close`)."""
 
     def __init__(self, fields: Iterable[FieldSpec] = (), dsn: str | None = None, table: str = "kb_search",
-                 user_words: Iterable[str] = (), synonyms: Iterable[Iterable[str]] = (), candidates: int = 200,
-                 write_timeout: float = 30.0, feedback_facet: str | None = None, temporary: bool = False,
-                 **options) -> None:
-        dsn = dsn or options.pop("database_url", None)
-        options.pop("index_dir", None)  # the file-based backends' option; the index lives in the database
-        super().__init__(fields, **options)
+                 write_timeout: float = 30.0, temporary: bool = False, database_url: str | None = None, *,
+                 candidates: int = 200, **options) -> None:
+        super().__init__(fields, candidates=candidates, **options)
+        dsn = dsn or database_url
         if not dsn:
             raise ValueError("PostgresBackend needs dsn (the PostgreSQL connection URL)")
         self.dsn = _conninfo(dsn)
         self.table = table
-        self.analyzer = Analyzer(user_words)
-        self.synonyms = Synonyms(synonyms)
-        self.candidates = candidates
         self.write_timeout = write_timeout
-        self.feedback_facet = feedback_facet
         self.temporary = temporary  # drop the tables at close (tests, throwaway indexes)
-        self._groups: dict[str, float] = {}
-        for spec in self.fields:
-            self._groups[spec.index_name] = max(self._groups.get(spec.index_name, 0.0), spec.boost)
-        self._title = next((f.name for f in self.fields if f.title), None)
         # PostgreSQL ranks with four weight labels: the strongest group gets A, the next B, C, the rest D;
         # each label weighs its strongest group's boost relative to the strongest of all (BM25F-like).
         ordered = sorted(self._groups, key=lambda g: -self._groups[g])
@@ -75,18 +65,11 @@ class PostgresBackend(BaseBackend):
                    for label in "ABCD"}
         self._weights = [max(weights[label], 0.01) for label in "DCBA"]  # ts_rank's order: {D, C, B, A}
         self._local = threading.local()
-        self._vocab: dict[str, object] = {}
+        self._vocab: tuple[int, Vocabulary] | None = None
         self._words_version = -1
         self._lock_depth = 0
         self._thread_lock = threading.RLock()
         self._lock_connection: psycopg.Connection | None = None
-
-    # Vocabulary helpers are the Whoosh backend's: they only use ``self._vocabulary``.
-    _pinyin = WhooshBackend._pinyin
-    _homophones = WhooshBackend._homophones
-    _containing = WhooshBackend._containing
-    # Suggestions only ask the searcher interface that SqlSearcher answers, so the code is shared too.
-    suggest = WhooshBackend.suggest
 
     # ---- connections and names ----------------------------------------------------------------
     def _connection(self) -> psycopg.Connection:
@@ -94,6 +77,8 @@ class PostgresBackend(BaseBackend):
         if connection is None or connection.closed:
             connection = psycopg.connect(self.dsn, autocommit=True)
             self._local.connection = connection
+            with self._thread_lock:  # close() closes every thread's connection (e.g. the index drainer's)
+                self._connections = [c for c in getattr(self, "_connections", []) if not c.closed] + [connection]
         return connection
 
     def _names(self, suffix: str = "") -> dict[str, sql.Identifier]:
@@ -177,8 +162,7 @@ class PostgresBackend(BaseBackend):
                 exact[spec.name] = normalize(value)
             if spec.dictionary:
                 words.update(w for w in value.split() if len(w) >= 2)
-        data = {"fp": document.fingerprint, "rank": document.rank, "facets": dict(document.facets),
-                "hl": highlights, "tt": list(title_tokens), "ct": " ".join(dict.fromkeys(all_tokens))}
+        data = stored_data(document.fingerprint, document.rank, document.facets, highlights, title_tokens, all_tokens)
         facets = {name: str(value) for name, value in document.facets.items() if value}
         distinct = {group: set(tokens) for group, tokens in grouped.items()}
         ordered = [(token, self._labels[group]) for group, tokens in grouped.items() for token in tokens]
@@ -292,47 +276,39 @@ class PostgresBackend(BaseBackend):
                     self._connection().execute(sql.SQL("DROP TABLE IF EXISTS {}").format(name))
 
     # ---- reading ------------------------------------------------------------------------------
-    def _searcher(self) -> SqlSearcher | None:
+    def _reader(self) -> PostgresReader | None:
         try:
-            searcher = SqlSearcher(self, self._connection())
+            reader = PostgresReader(self, self._connection())
         except psycopg.errors.UndefinedTable:  # never built: empty results until the first rebuild
             return None
-        if searcher.version != self._words_version:  # words another process taught the analyzer
-            self.analyzer.add_words(row[0] for row in searcher.connection.execute(self._q("SELECT word FROM {words}")))
-            self._words_version = searcher.version
-        return searcher
+        if reader.version != self._words_version:  # words another process taught the analyzer
+            self.analyzer.add_words(row[0] for row in reader.connection.execute(self._q("SELECT word FROM {words}")))
+            self._words_version = reader.version
+        return reader
 
-    def _vocabulary(self, searcher: SqlSearcher) -> dict:
-        if self._vocab.get("version") != searcher.version:
+    def _vocabulary(self, reader: PostgresReader) -> Vocabulary:
+        if self._vocab is None or self._vocab[0] != reader.version:
             titles = []
             if self._title:
-                titles = [row[0] for row in searcher.connection.execute(
+                titles = [row[0] for row in reader.connection.execute(
                     self._q("SELECT DISTINCT exact->>%s FROM {t} WHERE exact ? %s"), (self._title, self._title))]
-            frequencies = dict(searcher.connection.execute(self._q("SELECT term, max(df) FROM {terms} GROUP BY term")).fetchall())
-            self._vocab = {"version": searcher.version, "titles": titles, "frequencies": frequencies,
-                           "pinyin": None, "homophones": None}
-        return self._vocab
+            frequencies = dict(reader.connection.execute(self._q("SELECT term, max(df) FROM {terms} GROUP BY term")).fetchall())
+            self._vocab = (reader.version, Vocabulary(titles, frequencies))
+        return self._vocab[1]
 
     def count(self) -> int:
-        searcher = self._searcher()
-        return searcher.doc_count() if searcher else 0
+        reader = self._reader()
+        return reader.doc_count() if reader else 0
 
     def fingerprints(self) -> dict[str, str]:
         if not self.is_ready():
             return {}
         return dict(self._connection().execute(self._q("SELECT key, fp FROM {t}")).fetchall())
 
-    def search(self, query: SearchQuery) -> SearchResults:
-        searcher = self._searcher()
-        if searcher is None:
-            return SearchResults()
-        searcher.prefetch(self.analyzer.tokens(normalize(query.text)) if query.text else ())
-        return Ranker(self, searcher, query).run()
-
     def close(self) -> None:
         if self.temporary:
             self.drop()
-        for connection in (getattr(self._local, "connection", None), self._lock_connection):
+        for connection in (*getattr(self, "_connections", ()), self._lock_connection):
             if connection is not None and not connection.closed:
                 connection.close()
         self._local.connection = None

@@ -1,14 +1,14 @@
 """Reading side of the PostgreSQL backend: ``tsvector``/``tsquery`` literals for our own lexemes, and
-the adapter that answers the calls :class:`search.ranking.Ranker` makes on a Whoosh searcher with SQL."""
+the reader that compiles the neutral :class:`search.reader.MatchQuery` to SQL."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
-from whoosh.query import And, Every, Not, Or, Term
+
+from search.reader import Candidate, MatchQuery, Reader, Vocabulary
 
 if TYPE_CHECKING:
     from search.postgres_backend import PostgresBackend
@@ -38,109 +38,62 @@ def tsquery_literal(tokens: Iterable[str]) -> str:
 
 
 
-class SqlHit:
-    __slots__ = ("docnum", "score")
-
-    def __init__(self, docnum: int, score: float) -> None:
-        self.docnum, self.score = docnum, score
-
-
-class SqlSearcher:
-    """Answers the calls :class:`search.ranking.Ranker` makes on a Whoosh searcher, with SQL."""
+class PostgresReader(Reader):
+    """One consistent view of the tables (their version), answering the ranker with SQL."""
 
     def __init__(self, backend: PostgresBackend, connection: psycopg.Connection) -> None:
         self.backend, self.connection = backend, connection
         self.version, self._count = connection.execute(backend._q("SELECT version, doc_count FROM {meta}")).fetchone()
-        self._stored: dict[int, dict] = {}
-        self._frequencies: dict[str, dict[str, int]] = {}
 
     def doc_count(self) -> int:
-        return self._count
+        return self._count  # PostgreSQL's statistics are exact: replaced documents are not counted
 
-    def doc_count_all(self) -> int:
-        """Whoosh counts replaced documents here too; PostgreSQL's statistics are exact, so the same."""
-        return self._count
+    def group_frequencies(self, tokens: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Document frequencies of many tokens in one round trip."""
+        tokens = [t for t in dict.fromkeys(tokens) if t]
+        found: dict[str, dict[str, int]] = {token: {} for token in tokens}
+        if tokens:
+            rows = self.connection.execute(self.backend._q("SELECT term, grp, df FROM {terms} WHERE term = ANY(%s)"),
+                                           (tokens,))
+            for term, group, df in rows:
+                found[term][group] = df
+        return found
 
-    def prefetch(self, tokens: Iterable[str]) -> None:
-        """Document frequencies of many tokens in one round trip (the ranker asks token by token)."""
-        tokens = [t for t in dict.fromkeys(tokens) if t not in self._frequencies]
-        if not tokens:
-            return
-        for token in tokens:
-            self._frequencies[token] = {}
-        rows = self.connection.execute(self.backend._q("SELECT term, grp, df FROM {terms} WHERE term = ANY(%s)"), (tokens,))
-        for term, group, df in rows:
-            self._frequencies[term][group] = df
+    def _conditions(self, query: MatchQuery, parameters: list) -> list[str]:
+        conditions = []
+        for name, values in query.filters:  # GIN (jsonb_path_ops) answers containment
+            conditions.append("(" + " OR ".join("facets @> %s" for _ in values) + ")")
+            parameters += [Jsonb({name: value}) for value in values]
+        if query.exclude:
+            conditions.append("NOT (key = ANY(%s))")
+            parameters.append(list(query.exclude))
+        return conditions
 
-    def doc_frequency(self, field: str, token: str) -> int:
-        if token not in self._frequencies:
-            rows = self.connection.execute(self.backend._q("SELECT grp, df FROM {terms} WHERE term = %s"), (token,)).fetchall()
-            self._frequencies[token] = dict(rows)
-        return self._frequencies[token].get(field.removeprefix("t_"), 0)
-
-    def _where(self, query, parameters: list) -> str:
-        """SQL for a Whoosh query tree of facet, key, exact and token terms."""
-        if query is None or isinstance(query, Every):
-            return "TRUE"
-        if isinstance(query, (And, Or)):
-            joiner = " AND " if isinstance(query, And) else " OR "
-            return "(" + joiner.join(self._where(q, parameters) for q in query.subqueries) + ")" if query.subqueries else "TRUE"
-        if isinstance(query, Not):
-            return f"NOT {self._where(query.query, parameters)}"
-        if isinstance(query, Term):
-            field, text = query.fieldname, query.text
-            if field == "key":
-                parameters.append(text)
-                return "key = %s"
-            prefix, _, name = field.partition("_")
-            if prefix in ("f", "x"):
-                parameters.append(Jsonb({name: text}))
-                return ("facets" if prefix == "f" else "exact") + " @> %s"
-            if prefix == "t":  # a token in one group: the group's weight label on the all-groups vector
-                parameters.append(f"{_lexeme(text)}:{self.backend._labels.get(name, 'D')}")
-                return "t_all @@ %s::tsquery"
-        raise ValueError(f"unsupported query {query!r}")
-
-    def _select(self, where: str, parameters: list, score: str = "1.0", score_parameters: list | None = None,
-                limit: int | None = None) -> list[SqlHit]:
-        statement = f"SELECT docnum, key, data, {score} AS score FROM {{t}} WHERE {where}"
-        if limit is not None:
-            statement += f" LIMIT {int(limit)}"
-        rows = self.connection.execute(self.backend._q(statement), (score_parameters or []) + parameters).fetchall()
-        hits = []
-        for docnum, key, data, value in rows:
-            self._stored[docnum] = {"key": key, "data": data}
-            hits.append(SqlHit(docnum, float(value)))
-        return hits
-
-    def docs_for_query(self, query) -> list[int]:
+    def match(self, query: MatchQuery) -> list[Candidate]:
         parameters: list = []
-        return [hit.docnum for hit in self._select(self._where(query, parameters), parameters)]
+        if query.terms:
+            # Match on the all-groups vector (GIN index); rank with the group weights (BM25F-like).
+            conditions = ["t_all @@ q.query"] + self._conditions(query, parameters)
+            statement = (f"SELECT key, data, ts_rank(%s::float4[], t_all, q.query) AS score "
+                         f"FROM {{t}}, (SELECT %s::tsquery AS query) q WHERE {' AND '.join(conditions)} "
+                         f"ORDER BY score DESC, key")
+            parameters = [self.backend._weights, tsquery_literal(c.token for c in query.terms)] + parameters
+        else:
+            conditions = []
+            if query.exact:
+                conditions.append("(" + " OR ".join("exact @> %s" for _ in query.exact) + ")")
+                parameters += [Jsonb({name: value}) for name, value in query.exact]
+            conditions += self._conditions(query, parameters)
+            statement = f"SELECT key, data, 1.0 AS score FROM {{t}} WHERE {' AND '.join(conditions) or 'TRUE'} ORDER BY docnum"
+        if query.limit is not None:
+            statement += f" LIMIT {int(query.limit)}"
+        rows = self.connection.execute(self.backend._q(statement), parameters).fetchall()
+        return [Candidate.from_stored(key, float(score), data) for key, data, score in rows]
 
-    def search(self, query, limit: int = 10, filter=None, mask=None) -> list[SqlHit]:
-        leaves = query.subqueries if isinstance(query, Or) else [query]
-        tokens = [leaf for leaf in leaves if isinstance(leaf, Term) and leaf.fieldname.startswith("t_")]
-        parameters: list = []
-        conditions = [] if tokens else [self._where(query, parameters)]  # no tokens: an exact-value lookup
-        if filter is not None:
-            conditions.append(self._where(filter, parameters))
-        if mask is not None:
-            conditions.append(f"NOT {self._where(mask, parameters)}")
-        if not tokens:
-            return self._select(" AND ".join(conditions), parameters, limit=limit)
-        # Match on the all-groups vector (GIN index); rank with the group weights (BM25F-like).
-        where = " AND ".join(["t_all @@ q.query"] + conditions)
-        statement = (f"SELECT docnum, key, data, ts_rank(%s::float4[], t_all, q.query) AS score "
-                     f"FROM {{t}}, (SELECT %s::tsquery AS query) q WHERE {where} ORDER BY score DESC, key LIMIT {int(limit)}")
-        arguments = [self.backend._weights, tsquery_literal({leaf.text for leaf in tokens})] + parameters
-        hits = []
-        for docnum, key, data, value in self.connection.execute(self.backend._q(statement), arguments).fetchall():
-            self._stored[docnum] = {"key": key, "data": data}
-            hits.append(SqlHit(docnum, float(value)))
-        return hits
+    def vocabulary(self) -> Vocabulary:
+        return self.backend._vocabulary(self)
 
-    def stored_fields(self, docnum: int) -> dict:
-        if docnum not in self._stored:
-            key, data = self.connection.execute(self.backend._q("SELECT key, data FROM {t} WHERE docnum = %s"), (docnum,)).fetchone()
-            self._stored[docnum] = {"key": key, "data": data}
-        return self._stored[docnum]
+    def keys_for_title(self, title: str) -> list[str]:
+        rows = self.connection.execute(self.backend._q("SELECT key FROM {t} WHERE exact @> %s ORDER BY docnum"),
+                                       (Jsonb({self.backend._title: title}),))
+        return [row[0] for row in rows]

@@ -8,6 +8,7 @@ serialises writers across processes (search/locking.py).
 from __future__ import annotations
 
 import gc
+import heapq
 import logging
 import os
 import shutil
@@ -21,13 +22,13 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.fields import ID, STORED, TEXT, Schema
-from whoosh.query import Term
+from whoosh.query import And, Every, Or, Term
 
-from search.analysis import Analyzer, Homophones, PinyinLexicon, Synonyms, normalize
-from search.base import BaseBackend, Document, FieldSpec, IndexBusy, SearchQuery, SearchResults
+from search.analysis import normalize
+from search.base import Document, FieldSpec, IndexBusy
+from search.engine import RankedBackend
 from search.locking import InterProcessLock
-from search.ranking import Ranker, facet_filter
-from search.suggest import suggest_titles
+from search.reader import Candidate, MatchQuery, Reader, Vocabulary, stored_data
 
 log = logging.getLogger(__name__)
 POINTER = "CURRENT"
@@ -35,37 +36,26 @@ WORDS = "words.txt"
 PARALLEL_BUILD_FROM = 20_000
 
 
-class WhooshBackend(BaseBackend):
+class WhooshBackend(RankedBackend):
     """Whoosh index in ``index_dir`` (see the module docstring).
 
-    Options: ``user_words`` (extra dictionary words), ``synonyms`` (groups of equivalent terms),
-    ``candidates`` (how many hits are re-ranked), ``write_timeout`` (seconds to wait for the writer lock),
-    ``feedback_facets`` (facet → factor: the dominant value among the best hits of a long query is boosted),
-    ``postings_budget`` (about how many postings one query may walk; bounds the latency of long queries).
+    Options: those of :class:`search.engine.RankedBackend` (``postings_budget`` defaults to 6000 here:
+    Whoosh's cost is per posting walked), ``write_timeout`` (seconds to wait for the writer lock),
+    ``build_procs`` (processes for large rebuilds).
     """
 
     def __init__(self, fields: Iterable[FieldSpec] = (), index_dir: str | os.PathLike | None = None,
-                 user_words: Iterable[str] = (), synonyms: Iterable[Iterable[str]] = (),
-                 candidates: int = 100, write_timeout: float = 30.0, feedback_facets: dict[str, float] | None = None,
-                 postings_budget: int | None = 6000, build_procs: int = 1, **options) -> None:
-        super().__init__(fields, **options)
+                 write_timeout: float = 30.0, build_procs: int = 1, *, candidates: int = 100,
+                 postings_budget: int | None = 6000, **options) -> None:
+        super().__init__(fields, candidates=candidates, postings_budget=postings_budget, **options)
         if index_dir is None:
             raise ValueError("WhooshBackend needs index_dir")
         self.index_dir = Path(index_dir)
-        self.analyzer = Analyzer(user_words)
-        self.synonyms = Synonyms(synonyms)
-        self.candidates = candidates
-        self.feedback_facets = dict(feedback_facets or {})
-        self.postings_budget = postings_budget
         self.build_procs = build_procs
         self.write_timeout = write_timeout
         self._lock = InterProcessLock(self.index_dir / "WRITER.lock")
-        self._groups: dict[str, float] = {}
-        for spec in self.fields:
-            self._groups[spec.index_name] = max(self._groups.get(spec.index_name, 0.0), spec.boost)
-        self._title = next((f.name for f in self.fields if f.title), None)
         self._local = threading.local()
-        self._vocab: dict[str, object] = {}  # per generation+version: lexicons built lazily
+        self._vocab: tuple[object, Vocabulary] | None = None  # per generation+version: lexicons built lazily
         self._words_seen: dict[str, int] = {}
 
     # ---- layout -------------------------------------------------------------------------------
@@ -128,10 +118,8 @@ class WhooshBackend(BaseBackend):
                 highlights[spec.name] = value
         fields = {
             "key": document.key,
-            "data": {
-                "fp": document.fingerprint, "rank": document.rank, "facets": dict(document.facets),
-                "hl": highlights, "tt": title_tokens, "ct": " ".join(dict.fromkeys(all_tokens)),
-            },
+            "data": stored_data(document.fingerprint, document.rank, document.facets, highlights, title_tokens,
+                                all_tokens),
         }
         for group, tokens in grouped.items():
             fields[f"t_{group}"] = " ".join(tokens)
@@ -268,12 +256,11 @@ class WhooshBackend(BaseBackend):
             return {}
         return {fields["key"]: fields["data"]["fp"] for fields in searcher.all_stored_fields()}
 
-    def _vocabulary(self, searcher):
-        """Title phrases (pinyin, suggestions) and word frequencies (typo repair), per index version."""
+    def _vocabulary(self, searcher) -> Vocabulary:
+        """Title phrases and word frequencies, per index version."""
         version = (self._local.generation, searcher.ixreader.generation() if hasattr(searcher.ixreader, "generation") else 0,
                    searcher.doc_count_all())
-        cached = self._vocab.get("version") == version
-        if not cached:
+        if self._vocab is None or self._vocab[0] != version:
             titles = [t.decode("utf-8") if isinstance(t, bytes) else t
                       for t in searcher.lexicon(f"x_{self._title}")] if self._title else []
             frequencies: dict[str, int] = {}
@@ -281,50 +268,12 @@ class WhooshBackend(BaseBackend):
                 for term, info in searcher.reader().iter_field(f"t_{group}"):
                     word = term.decode("utf-8") if isinstance(term, bytes) else term
                     frequencies[word] = max(frequencies.get(word, 0), info.doc_frequency())
-            self._vocab = {"version": version, "titles": titles, "frequencies": frequencies,
-                           "pinyin": None, "homophones": None}
-        return self._vocab
+            self._vocab = (version, Vocabulary(titles, frequencies))
+        return self._vocab[1]
 
-    def _pinyin(self, searcher) -> PinyinLexicon:
-        vocab = self._vocabulary(searcher)
-        if vocab["pinyin"] is None:
-            vocab["pinyin"] = PinyinLexicon(vocab["titles"])
-        return vocab["pinyin"]
-
-    def _homophones(self, searcher):
-        vocab = self._vocabulary(searcher)
-        if vocab["homophones"] is None:
-            repair = Homophones()
-            for word, frequency in vocab["frequencies"].items():
-                repair.add([word], weight=frequency)
-            vocab["homophones"] = repair
-        return vocab["homophones"], vocab["frequencies"]
-
-    def _containing(self, searcher, char: str, limit: int = 8) -> list[str]:
-        """The most frequent indexed words that contain ``char``."""
-        frequencies = self._vocabulary(searcher)["frequencies"]
-        found = [w for w in frequencies if char in w and len(w) > 1]
-        return sorted(found, key=lambda w: -frequencies[w])[:limit]
-
-    def search(self, query: SearchQuery) -> SearchResults:
+    def _reader(self) -> WhooshReader | None:
         searcher = self._searcher()
-        if searcher is None:
-            return SearchResults()
-        ranker = Ranker(self, searcher, query)
-        return ranker.run()
-
-    def suggest(self, prefix: str, limit: int = 8) -> list[str]:
-        searcher = self._searcher()
-        if searcher is None or not self._title:
-            return []
-        titles = suggest_titles(normalize(prefix), self._vocabulary(searcher)["titles"], self._pinyin(searcher), limit)
-        keys: list[str] = []
-        for title in titles:
-            for docnum in searcher.docs_for_query(Term(f"x_{self._title}", title)):
-                key = searcher.stored_fields(docnum)["key"]
-                if key not in keys:
-                    keys.append(key)
-        return keys[:limit]
+        return WhooshReader(self, searcher) if searcher is not None else None
 
     def close(self) -> None:
         searcher = getattr(self._local, "searcher", None)
@@ -361,6 +310,68 @@ def _remember_missing_length_columns() -> None:
 _remember_missing_length_columns()
 
 
+class WhooshReader(Reader):
+    """Compiles :class:`MatchQuery` to Whoosh queries and matchers on one searcher."""
+
+    def __init__(self, backend: WhooshBackend, searcher) -> None:
+        self.backend, self.searcher = backend, searcher
+
+    def doc_count(self) -> int:
+        # Whoosh's term statistics still count replaced documents until segments merge: compare them
+        # with the count that includes those too.
+        return self.searcher.doc_count_all()
+
+    def group_frequencies(self, tokens: Iterable[str]) -> dict[str, dict[str, int]]:
+        return {token: {group: self.searcher.doc_frequency(f"t_{group}", token) for group in self.backend._groups}
+                for token in dict.fromkeys(tokens)}
+
+    def _restriction(self, query: MatchQuery):
+        parts = [Or([Term(f"f_{name}", v) for v in values]) if len(values) > 1 else Term(f"f_{name}", values[0])
+                 for name, values in query.filters]
+        return And(parts) if parts else None
+
+    def _candidate(self, docnum: int, score: float) -> Candidate:
+        stored = self.searcher.stored_fields(docnum)
+        return Candidate.from_stored(stored["key"], score, stored["data"])
+
+    def match(self, query: MatchQuery) -> list[Candidate]:
+        searcher = self.searcher
+        restrict = self._restriction(query)
+        banned = set(searcher.docs_for_query(Or([Term("key", k) for k in query.exclude]))) if query.exclude else set()
+        if not query.terms:
+            base = Or([Term(f"x_{name}", value) for name, value in query.exact]) if query.exact else Every()
+            found = searcher.docs_for_query(And([base, restrict]) if restrict is not None else base)
+            docnums = [d for d in found if d not in banned][:query.limit]
+            return [self._candidate(docnum, 1.0) for docnum in docnums]
+        # Each posting list is walked once, flat, adding its BM25F score: Whoosh's own OR builds a tree of
+        # union matchers whose per-posting, per-level Python calls cost 3–10× more (search-performance.md).
+        allowed = set(searcher.docs_for_query(restrict)) if restrict is not None else None
+        scores: dict[int, float] = {}
+        get = scores.get
+        # A single very common word (满意度 in 20 % of a province's library) would walk every posting:
+        # stop each list at the budget; its documents are alike and the re-ranker orders them.
+        cap = self.backend.postings_budget or float("inf")
+        for clause in query.terms:
+            matcher = Term(f"t_{clause.group}", clause.token, boost=clause.weight).matcher(searcher)
+            walked = 0
+            while matcher.is_active() and walked < cap:
+                docnum = matcher.id()
+                scores[docnum] = get(docnum, 0.0) + matcher.score()
+                matcher.next()
+                walked += 1
+        if allowed is not None or banned:
+            scores = {d: v for d, v in scores.items() if (allowed is None or d in allowed) and d not in banned}
+        best = heapq.nlargest(query.limit or len(scores), ((v, d) for d, v in scores.items()))
+        return [self._candidate(docnum, score) for score, docnum in best]
+
+    def vocabulary(self) -> Vocabulary:
+        return self.backend._vocabulary(self.searcher)
+
+    def keys_for_title(self, title: str) -> list[str]:
+        return [self.searcher.stored_fields(d)["key"]
+                for d in self.searcher.docs_for_query(Term(f"x_{self.backend._title}", title))]
+
+
 class DamagedIndex(RuntimeError):
     """The index directory cannot be opened (e.g. a crash mid-commit); it must be rebuilt."""
 
@@ -377,4 +388,4 @@ def _open_dir(path: Path):
     raise failure
 
 
-__all__ = ["DamagedIndex", "WhooshBackend", "facet_filter"]
+__all__ = ["DamagedIndex", "WhooshBackend", "WhooshReader"]

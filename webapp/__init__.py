@@ -33,16 +33,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     engine = make_engine(app.config["DATABASE_URL"])
     sessions = make_session_factory(engine)
     backend = load_backend(
-        app.config["SEARCH_BACKEND"], fields=INDICATOR_FIELDS, index_dir=app.config["SEARCH_INDEX_DIR"],
-        database_url=app.config["DATABASE_URL"],  # for search.postgres_backend (the index in the database)
-        **search_options(),
+        app.config["SEARCH_BACKEND"], fields=INDICATOR_FIELDS, **search_options(),
+        # Where an index may live: a folder (Whoosh) or the database (search.postgres_backend).
+        locations={"index_dir": app.config["SEARCH_INDEX_DIR"], "database_url": app.config["DATABASE_URL"]},
     )
+    # No index work here: create_app runs in every worker, CLI call and test. Repair belongs to
+    # `kb serve` (repair_search_index), `kb init` and `kb index rebuild`; `kb index check` must see drift.
     install_index_sync(sessions, backend)
-    if app.config["SEARCH_REPAIR_ON_START"]:
-        try:
-            repair_index(engine, backend)  # a missing, damaged or stale index (e.g. after kill -9) is rebuilt
-        except OSError:  # e.g. disk full: start anyway on the existing index; the queue stays for later
-            logging.getLogger(__name__).exception("启动时修复检索索引失败（磁盘空间或权限），继续使用现有索引")
     app.extensions["kb"] = KbState(engine, sessions, backend)
 
     from webapp import api, auth, db, errors, permissions, security, templating
@@ -57,3 +54,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     api.init_app(app)
     return app
+
+
+def repair_search_index(app: Flask) -> str | None:
+    """Start-up repair for a server (``kb serve``): rebuild a missing, damaged or stale index (e.g. after
+    kill -9) and apply queued updates. Returns what was done, or None when disabled or it failed."""
+    if not app.config["SEARCH_REPAIR_ON_START"]:
+        return None
+    state = app.extensions["kb"]
+    try:
+        return repair_index(state.engine, state.search)
+    except OSError:  # e.g. disk full: start anyway on the existing index; the queue stays for later
+        logging.getLogger(__name__).exception("启动时修复检索索引失败（磁盘空间或权限），继续使用现有索引")
+        return None

@@ -47,6 +47,9 @@ class Context:
 
     def close(self) -> None:
         if self._app is not None:
+            from kb.indexing import settle
+
+            settle(self.state.search, timeout=30)  # index updates of this command's commits land first
             self.state.search.close()
             self.state.engine.dispose()
 
@@ -251,6 +254,11 @@ def serve(ctx: Context, host: str, port: int, workers: int, threads: int, server
     """用生产级 WSGI 服务器提供网页服务（Linux：gunicorn 多进程；Windows：waitress）。"""
     if server_name == "auto":
         server_name = "waitress" if sys.platform == "win32" else "gunicorn"
+    from webapp import repair_search_index
+
+    # Once, before any worker starts (create_app itself does no index work).
+    if repair_search_index(ctx.app) == "rebuilt":
+        click.echo("检索索引缺失、损坏或与数据库不一致，已重建。")
     click.echo(f"指标库已启动：http://{host}:{port}/ （{server_name}，Ctrl-C 停止）")
     if server_name == "waitress":
         from waitress import serve as waitress_serve
@@ -261,6 +269,8 @@ def serve(ctx: Context, host: str, port: int, workers: int, threads: int, server
                        clear_untrusted_proxy_headers=True)
         return
     from gunicorn.app.base import BaseApplication
+
+    ctx.close()  # each worker builds its own app: no connection or index reader crosses the fork
 
     class Server(BaseApplication):
         def load_config(self) -> None:

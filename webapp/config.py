@@ -13,7 +13,7 @@ DEFAULTS: dict[str, Any] = {
     "KB_SECRET_KEY": None,  # default: generated once and kept in the data directory
     "SEARCH_BACKEND": "search.whoosh_backend.WhooshBackend",  # search.null.NullBackend: no search
     "SEARCH_INDEX_DIR": None,  # default: $KB_DATA_DIR/index
-    "SEARCH_REPAIR_ON_START": True,  # rebuild a missing/damaged/stale index, apply queued updates
+    "SEARCH_REPAIR_ON_START": True,  # kb serve: rebuild a missing/damaged/stale index, apply queued updates
     "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
     # Security profile (等保 2.0 / security.md); check-deploy reports unsafe values.
     "PASSWORD_MIN_LENGTH": 8,

@@ -1,4 +1,4 @@
-"""Reading glue shared by pages and API: the search calls (kb.searching), department summaries, facet labels."""
+"""Reading glue shared by pages and API: department names and summaries (searching is kb.searching's)."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,31 +6,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-import kb.searching as searching
 from kb.models import Department, Indicator
-from kb.vocab import IndicatorState, SetStatus
-from search import BaseBackend
-
-STATUS_LABELS = {status.value: status.label for status in SetStatus} | {"common": "共性指标"}
-STATE_LABELS = {IndicatorState.ACTIVE.value: "在用", IndicatorState.RETIRED.value: "已停用"}
-
-
-def search(session: Session, backend: BaseBackend, text: str, **options: Any) -> dict[str, Any]:
-    return searching.search_indicators(session, backend, text, **options)
-
-
-def recommend(session: Session, backend: BaseBackend, text: str, *, department: str | None = None,
-              limit: int = 20) -> dict[str, Any]:
-    result = searching.recommend_indicators(session, backend, text, department=department, limit=limit)
-    return {"total": result["total"], "hits": result["hits"]}
-
-
-def suggest(session: Session, backend: BaseBackend, prefix: str, *, limit: int = 8) -> list[dict[str, Any]]:
-    return searching.suggest_indicators(session, backend, (prefix or "").strip()[:100], limit=limit)
-
-
-def similar(session: Session, backend: BaseBackend, indicator: Indicator, *, limit: int = 6) -> list[dict[str, Any]]:
-    return searching.similar_indicators(session, backend, indicator.code, limit=limit)
+from kb.vocab import IndicatorState
 
 
 def department_names(session: Session) -> dict[str, str]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from kb.db import make_session_factory
 from kb.indexing import (
     INDICATOR_FIELDS, check_index, indicator_document, install_index_sync, rebuild_index, repair_index,
-    search_options, sync_outbox,
+    search_options, settle, settle_all, sync_outbox,
 )
 from kb.models import Department, Indicator, IndicatorSet
 from kb.models.search_outbox import SearchOutbox
@@ -60,10 +60,37 @@ def add_indicator(session: Session, department=None, **overrides) -> Indicator:
 
 
 def found(backend, text: str) -> list[str]:
+    settle(backend, timeout=10)  # the outbox drains in the background: wait for what this process queued
     return [hit.key for hit in backend.search(SearchQuery(text=text)).hits]
 
 
 def queued(engine: Engine) -> int:
+    settle_all()
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(SearchOutbox))
+
+
+def test_commit_does_not_wait_for_the_index(engine, synced, backend) -> None:
+    """The index is written off the request path: a slow index write does not slow the commit."""
+    original = backend.upsert
+
+    def slow(documents):
+        documents = list(documents)
+        time.sleep(1.5)
+        original(documents)
+
+    backend.upsert = slow
+    with synced() as session:
+        add_indicator(session, code="T-099", name="后台写入测试率")
+        started = time.perf_counter()
+        session.commit()
+        assert time.perf_counter() - started < 1.0
+    assert queued_now(engine) == 1  # committed and queued, not yet in the index
+    assert found(backend, "后台写入测试率")[0] == "T-099"  # searchable once the drainer is done
+    assert queued(engine) == 0
+
+
+def queued_now(engine: Engine) -> int:
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(SearchOutbox))
 
@@ -98,6 +125,7 @@ def test_set_status_change_reindexes_the_department(engine, synced, backend) -> 
         session.add(IndicatorSet(department=department, year=2025, version=1, status=SetStatus.DRAFT, is_current=True))
         add_indicator(session, department, code="T-102", name="部门测试完成率")
         session.commit()
+    settle(backend)
     assert backend.fingerprints()["T-102"]
     before = backend.fingerprints()["T-102"]
     with synced() as session:
@@ -105,6 +133,7 @@ def test_set_status_change_reindexes_the_department(engine, synced, backend) -> 
         indicator_set.status = SetStatus.CERTIFIED
         session.commit()
         expected = indicator_document(session.scalar(select(Indicator))).fingerprint
+    settle(backend)
     assert backend.fingerprints()["T-102"] == expected != before
 
 
@@ -136,6 +165,7 @@ def test_check_reports_drift_and_rebuild_repairs_it(engine, synced, backend) -> 
         add_indicator(session, code="T-104", name="漂移检测合格率")
         add_indicator(session, code="T-105", name="漂移检测完成率")
         session.commit()
+    settle_all()
     with Session(engine) as session:
         assert check_index(session, backend) == []
         stale = indicator_document(session.scalar(select(Indicator).where(Indicator.code == "T-104")))
@@ -156,6 +186,7 @@ def test_start_up_repairs_a_missing_or_damaged_index(engine, synced, backend, tm
     with synced() as session:
         add_indicator(session, code="T-106", name="启动修复测试率")
         session.commit()
+    settle_all()
     generation = (tmp_path / "index" / "CURRENT").read_text().strip()
     for path in (tmp_path / "index" / generation).glob("*.toc"):
         path.write_bytes(b"garbage")  # what a crash mid-commit can leave
@@ -211,6 +242,8 @@ WORKER = textwrap.dedent("""
                     break
                 except StaleDataError:
                     session.rollback()
+    from kb.indexing import settle_all
+    settle_all(120)  # the outbox drains in the background: let it finish before saying done
     print("done", flush=True)
 """)
 
@@ -256,10 +289,23 @@ def test_kill_9_during_indexing_is_repaired_at_start_up(engine, synced, backend,
     assert queued(engine) == 1
     from kb.models.base import Base  # noqa: F401 - the CLI below reopens the same database and index
 
-    result = runner.invoke(_cli(), ["index", "check"], env={"SEARCH_INDEX_DIR": str(tmp_path / "index")})
-    assert result.exit_code == 0, result.output  # start-up applied the queued update
+    env = {"SEARCH_INDEX_DIR": str(tmp_path / "index")}
+    result = runner.invoke(_cli(), ["index", "check"], env=env)
+    assert result.exit_code == 1 and "T-200" in result.output  # check sees the drift, repairs nothing
+    assert queued(engine) == 1
+    from webapp import create_app, repair_search_index
+
+    app = create_app({"SEARCH_INDEX_DIR": str(tmp_path / "index"), "KB_DATA_DIR": str(tmp_path / "data"),
+                      "DATABASE_URL": database_url, "KB_SECRET_KEY": "test"})
+    try:
+        assert queued(engine) == 1  # building the app does no index work
+        assert repair_search_index(app) in ("synced", "rebuilt")  # what kb serve does before serving
+    finally:
+        app.extensions["kb"].search.close()
+        app.extensions["kb"].engine.dispose()
     assert queued(engine) == 0
     assert "T-200" in found(backend, "丙0")
+    assert runner.invoke(_cli(), ["index", "check"], env=env).exit_code == 0
 
 
 def _cli():
@@ -278,5 +324,23 @@ def test_cli_check_reports_drift_and_rebuild_repairs_it(runner, tmp_path: Path) 
     index.close()
     result = runner.invoke(cli, ["index", "check"])
     assert result.exit_code == 1 and stale in result.output and "kb index rebuild" in result.output
+    assert runner.invoke(cli, ["index", "rebuild"]).exit_code == 0
+    assert runner.invoke(cli, ["index", "check"]).exit_code == 0
+
+
+def test_cli_check_sees_a_missing_document_and_leaves_it_missing(runner, tmp_path: Path) -> None:
+    """``kb index check`` reports drift; it must not repair it on the way (create_app does no index work)."""
+    cli = _cli()
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    index = WhooshBackend(INDICATOR_FIELDS, index_dir=tmp_path / "data" / "index", **search_options())
+    gone = index.search(SearchQuery(text="预算执行率")).hits[0].key
+    index.delete([gone])
+    index.close()
+    for _ in range(2):  # the second check still finds it: the first one did not rebuild
+        result = runner.invoke(cli, ["index", "check"])
+        assert result.exit_code == 1 and f"指标 {gone} 在数据库中存在，但索引中没有" in result.output
+    index = WhooshBackend(INDICATOR_FIELDS, index_dir=tmp_path / "data" / "index", **search_options())
+    assert gone not in index.fingerprints()
+    index.close()
     assert runner.invoke(cli, ["index", "rebuild"]).exit_code == 0
     assert runner.invoke(cli, ["index", "check"]).exit_code == 0

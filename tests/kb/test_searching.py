@@ -25,12 +25,33 @@ def backend(seeded: Session, tmp_path: Path):
 
 def test_search_returns_contract_hits_best_first(seeded: Session, backend) -> None:
     result = search_indicators(seeded, backend, "城乡低保月均保障人数", limit=5)
-    assert set(result) == {"total", "hits", "facets", "suggestion"}
+    assert set(result) == {"total", "hits", "facets", "suggestion", "labels"}
     first = result["hits"][0]
     assert first["code"] == "MZ-001" and set(first) == HIT_KEYS
     assert first["department"] == {"code": "104", "name": "县民政局"}
     assert "<mark>" in first["highlight"]["name"]
     assert result["facets"]["department"]["104"] >= 1
+
+
+def test_hits_carry_what_the_page_shows_and_facets_their_labels(seeded: Session, backend) -> None:
+    result = search_indicators(seeded, backend, "城乡低保月均保障人数", limit=5, details=True)
+    first = result["hits"][0]
+    assert set(first) == HIT_KEYS | {"state", "operator", "target", "definition"}
+    assert first["state"] == "active" and first["definition"]
+    assert result["labels"]["department"]["104"] == "县民政局"
+    assert result["labels"]["status"]  # 指标集状态 in words, not codes
+    assert all(label != value for value, label in result["labels"]["status"].items())
+
+
+def test_every_facet_is_a_filter(seeded: Session, backend) -> None:
+    from kb.indexing import FACETS
+    from kb.searching import FILTER_KEYS
+
+    assert FILTER_KEYS is FACETS
+    retired = search_indicators(seeded, backend, "", filters={"state": "retired"}, limit=100)
+    common = search_indicators(seeded, backend, "", filters={"kind": "共性"}, limit=100)
+    assert all(hit["department"] is None for hit in common["hits"]) and common["total"] > 0
+    assert retired["total"] == retired["facets"].get("state", {}).get("retired", 0)
 
 
 def test_code_query_jumps_to_the_indicator(seeded: Session, backend) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from search import BaseBackend, Document, FieldSpec, SearchQuery, load_backend
+from search import BaseBackend, Document, FieldSpec, SearchQuery, UnknownOption, load_backend
 from search.null import NullBackend
 
 FIELDS = (
@@ -42,9 +42,15 @@ def _postgres(tmp_path: Path, fields, options) -> BaseBackend:
                         table=f"contract_{uuid.uuid4().hex[:12]}", temporary=True, **options)
 
 
+def _memory(tmp_path: Path, fields, options) -> BaseBackend:
+    # The engine the web tests run on (tests/webapp/memory_search.py): it must keep the same contract.
+    return load_backend("tests.webapp.memory_search.MemoryBackend", fields=fields, **options)
+
+
 ENGINES: dict[str, Callable[..., BaseBackend]] = {
     "whoosh": _whoosh,
     "postgres": _postgres,
+    "memory": _memory,
 }
 
 
@@ -189,8 +195,27 @@ def test_typo_is_repaired_and_suggested(library: BaseBackend) -> None:
 
 
 def test_did_you_mean_on_zero_hits(library: BaseBackend) -> None:
-    results = library.search(SearchQuery(text="xyzzy"))
+    # Nothing in group 乙 matches: the closest title of the library is offered.
+    results = library.search(SearchQuery(text="节能光源使用", filters={"group": "乙"}))
     assert results.total == 0 and results.hits == []
+    assert results.suggestion == "led节能光源使用率"
+    results = library.search(SearchQuery(text="预算执行", filters={"group": "乙"}))
+    assert results.total == 0 and results.suggestion == "预算执行率"
+    # ... and nothing when no title is close.
+    results = library.search(SearchQuery(text="xyzzy"))
+    assert results.total == 0 and results.hits == [] and results.suggestion is None
+
+
+def test_unknown_options_are_refused(tmp_path: Path) -> None:
+    """A misspelt option (feedback_facet for feedback_facets) must not be silently ignored."""
+    from tests.conftest import POSTGRES_URL
+
+    for engine in ("whoosh", "memory", "postgres") if POSTGRES_URL else ("whoosh", "memory"):
+        with pytest.raises(UnknownOption, match="feedback_facet"):
+            ENGINES[engine](tmp_path, FIELDS, {**OPTIONS, "feedback_facet": "group"}).close()
+    with pytest.raises(UnknownOption):
+        NullBackend(FIELDS, colour="red")
+    NullBackend(FIELDS, **OPTIONS)  # the engines' ranking options: one configuration fits any backend
 
 
 def test_upsert_replaces_and_delete_removes(library: BaseBackend) -> None:

@@ -49,7 +49,8 @@ def test_pagination_keeps_query_and_filters(signed_in):
 
 
 def test_no_results_gives_help_and_did_you_mean(signed_in):
-    page = signed_in.get("/?q=高血压患者规范管理率").get_data(as_text=True)
+    # No retired indicator matches; the closest indicator name is offered.
+    page = signed_in.get("/?q=高血压患者规范管理&state=retired").get_data(as_text=True)
     assert "没有找到" in page
     assert "换一个说法或更短的词" in page
     assert "您是不是要找" in page
@@ -74,3 +75,46 @@ def test_suggestions_come_from_the_api(signed_in):
     assert response.status_code == 200
     assert any(item["code"] == "WJ-006" for item in response.get_json())
     assert signed_in.get("/api/v1/suggest?q=").get_json() == []
+
+
+def test_one_search_reads_departments_and_indicators_once(signed_in, app):
+    """The page shows what the hits carry: one department and one indicator query per search."""
+    from sqlalchemy import event
+
+    engine = app.extensions["kb"].engine
+
+    def selects(url: str) -> tuple[list[str], str]:
+        statements = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement.lstrip())
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            page = signed_in.get(url).get_data(as_text=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return statements, page
+
+    baseline, _ = selects("/")  # the layout's own reads (the signed-in user, their department…)
+    found, page = selects("/?q=高血压 管理")
+    assert 'data-hit="WJ-006"' in page and "指标值：" in page
+
+    def count(statements: list[str], table: str) -> int:
+        return sum(1 for s in statements if s.startswith(f"SELECT {table}."))
+
+    assert count(found, "departments") - count(baseline, "departments") <= 1, "\n".join(s[:200] for s in found)
+    assert count(found, "indicators") - count(baseline, "indicators") <= 1, "\n".join(s[:200] for s in found)
+
+
+def test_api_search_takes_every_filter_of_the_page(signed_in):
+    from kb.searching import FILTER_KEYS
+
+    common = signed_in.get("/api/v1/search?kind=共性&limit=100").get_json()
+    assert common["total"] > 0 and all(hit["department"] is None for hit in common["hits"])
+    everything = signed_in.get("/api/v1/search?limit=100&state=active").get_json()
+    retired = signed_in.get("/api/v1/search?state=retired&limit=100").get_json()
+    assert retired["total"] < everything["total"]
+    assert set(common) == {"total", "hits", "facets", "suggestion"}  # CONTRACT §5, unchanged
+    for key in FILTER_KEYS:  # every filter of the page is a documented parameter of the API
+        assert signed_in.get(f"/api/v1/search?{key}=x").status_code == 200

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from kb.errors import Problem, ValidationFailed
 from kb.schemas import DepartmentSummarySchema, IndicatorSchema, SearchHitSchema, SearchResultSchema
+from kb.searching import FILTER_KEYS, recommend_indicators, search_indicators, suggest_indicators
 from kb.services import accounts
 from kb.services.indicators import get_indicator, update_indicator
 from kb.services.library import indicator_to_dict
@@ -37,6 +38,8 @@ class SearchArgs(Schema):
     nature = fields.String(load_default=None)
     unit = fields.String(load_default=None)
     status = fields.String(load_default=None)
+    state = fields.String(load_default=None, metadata={"description": "active | retired"})
+    kind = fields.String(load_default=None, metadata={"description": "共性 | 个性"})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="limit 应在 1–100 之间。"))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, error="offset 不能为负数。"))
 
@@ -80,9 +83,9 @@ class Search(MethodView):
     @blp.doc(security=[{"bearer": []}])
     def get(self, args):
         """检索指标（命中、高亮、分面计数、纠错建议）。"""
-        filters = {key: args[key] for key in ("department", "level1", "level2", "nature", "unit", "status") if args[key]}
-        return lookups.search(get_session(), get_search(), args["q"], filters=filters,
-                              limit=args["limit"], offset=args["offset"])
+        filters = {key: args[key] for key in FILTER_KEYS if args.get(key)}  # the page's filters, every one
+        return search_indicators(get_session(), get_search(), args["q"], filters=filters,
+                                 limit=args["limit"], offset=args["offset"])
 
 
 @blp.route("/recommend", endpoint="recommend")
@@ -92,8 +95,8 @@ class Recommend(MethodView):
     @blp.doc(security=[{"bearer": []}])
     def get(self, args):
         """按项目描述推荐最合适的指标。"""
-        return lookups.recommend(get_session(), get_search(), args["text"], department=args["department"],
-                                 limit=args["limit"])
+        return recommend_indicators(get_session(), get_search(), args["text"], department=args["department"],
+                                    limit=args["limit"])
 
 
 @blp.route("/suggest", endpoint="suggest")
@@ -103,7 +106,7 @@ class Suggest(MethodView):
     @blp.doc(security=[{"bearer": []}])
     def get(self, args):
         """输入联想（检索框下拉提示）。"""
-        return lookups.suggest(get_session(), get_search(), args["q"], limit=args["limit"])
+        return suggest_indicators(get_session(), get_search(), args["q"], limit=args["limit"])
 
 
 @blp.route("/indicators/<code>", endpoint="indicator")

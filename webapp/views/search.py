@@ -5,12 +5,11 @@ from flask import Blueprint, render_template, request, url_for
 from sqlalchemy import func, select
 
 from kb.models import Department, Indicator
-from webapp import lookups
+from kb.searching import FILTER_KEYS, search_indicators
 from webapp.db import get_search, get_session
 
 bp = Blueprint("search", __name__)
 PAGE_SIZE = 20
-FILTERS = ("department", "level1", "level2", "nature", "unit", "status", "state")
 FACET_TITLES = {
     "level1": "一级指标",
     "level2": "二级指标",
@@ -19,6 +18,7 @@ FACET_TITLES = {
     "unit": "计量单位",
     "status": "指标集状态",
     "state": "使用状态",
+    "kind": "共性/个性",
 }
 EXAMPLES = ("高血压 管理", "学生资助", "满意度", "道路 养护", "预算执行率")
 
@@ -26,7 +26,7 @@ EXAMPLES = ("高血压 管理", "学生资助", "满意度", "道路 养护", "�
 def search_url(**changes) -> str:
     """This search with some parameters changed (None removes one); filters reset the page."""
     args = {key: value for key, value in request.args.items() if value}
-    if any(key in FILTERS or key == "q" for key in changes):
+    if any(key in FILTER_KEYS or key == "q" for key in changes):
         args.pop("page", None)
     for key, value in changes.items():
         if value is None:
@@ -36,27 +36,16 @@ def search_url(**changes) -> str:
     return url_for("search.index", **args)
 
 
-def facet_label(facet: str, value: str, departments: dict[str, str]) -> str:
-    if facet == "department":
-        return departments.get(value, value) if value else "共性指标"
-    if facet == "status":
-        return lookups.STATUS_LABELS.get(value, value)
-    if facet == "state":
-        return lookups.STATE_LABELS.get(value, value)
-    return value or "（无）"
-
-
 @bp.get("/")
 def index():
     """指标检索。"""
     session = get_session()
     q = request.args.get("q", "").strip()[:200]
-    filters = {key: request.args.get(key, "").strip() for key in FILTERS if request.args.get(key, "").strip()}
+    filters = {key: request.args.get(key, "").strip() for key in FILTER_KEYS if request.args.get(key, "").strip()}
     try:
         page = max(1, int(request.args.get("page", "1")))
     except ValueError:
         page = 1
-    departments = lookups.department_names(session)
     if not q and not filters:
         stats = {
             "indicators": session.scalar(select(func.count()).select_from(Indicator)),
@@ -64,7 +53,10 @@ def index():
             "common": session.scalar(select(func.count()).select_from(Indicator).where(Indicator.department_id.is_(None))),
         }
         return render_template("search/home.html", examples=EXAMPLES, stats=stats)
-    result = lookups.search(session, get_search(), q, filters=filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    # One query path: the hits carry what the page shows and the labels of every facet value.
+    result = search_indicators(session, get_search(), q, filters=filters, limit=PAGE_SIZE,
+                               offset=(page - 1) * PAGE_SIZE, details=True)
+    labels = result["labels"]
     pages = max(1, -(-result["total"] // PAGE_SIZE))
     facets = []
     for facet, title in FACET_TITLES.items():
@@ -75,13 +67,10 @@ def index():
         facets.append({
             "name": facet,
             "title": title,
-            "values": [{"value": value, "label": facet_label(facet, value, departments), "count": count,
+            "values": [{"value": value, "label": labels[facet].get(value, value), "count": count,
                         "selected": filters.get(facet) == value} for value, count in values],
         })
-    codes = [hit["code"] for hit in result["hits"]]
-    extra = {i.code: i for i in session.scalars(select(Indicator).where(Indicator.code.in_(codes)))} if codes else {}
-    chips = [{"facet": FACET_TITLES[key], "label": facet_label(key, value, departments), "remove": search_url(**{key: None})}
+    chips = [{"facet": FACET_TITLES[key], "label": labels[key].get(value, value), "remove": search_url(**{key: None})}
              for key, value in filters.items()]
-    return render_template("search/results.html", q=q, result=result, extra=extra, facets=facets, chips=chips, page=page,
-                           pages=pages, search_url=search_url, examples=EXAMPLES,
-                           status_labels=lookups.STATUS_LABELS)
+    return render_template("search/results.html", q=q, result=result, facets=facets, chips=chips, page=page,
+                           pages=pages, search_url=search_url, examples=EXAMPLES)

@@ -14,6 +14,7 @@ from kb.models import Department, PerformanceGoal
 from kb.models.goal import GoalStatus, ProjectKind
 from kb.services import goal_usage, goals
 from kb.services.indicators import get_indicator
+from kb.searching import recommend_indicators, search_indicators
 from kb.spreadsheets import goal_forms
 from webapp import lookups
 from webapp.auth import current_actor
@@ -187,9 +188,9 @@ def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, statu
     present = {row.get("code") for row in data["rows"] if row.get("code")}
     text = f"{data['project'].get('name', '')} {data['project'].get('description', '')}".strip()
     # Without a description yet, the department's own set and the 共性指标 are what fits best.
-    recommended = lookups.recommend(session, get_search(), text, department=department.code, limit=30)["hits"]
+    recommended = recommend_indicators(session, get_search(), text, department=department.code, limit=30)["hits"]
     query = request.args.get("q", "").strip()
-    found = lookups.search(session, get_search(), query, limit=20)["hits"] if query else []
+    found = search_indicators(session, get_search(), query, limit=20)["hits"] if query else []
     codes = {hit["code"] for hit in recommended + found}
     bundles = goals.typical_bundles(session)
     bundles.sort(key=lambda b: (b.department_code != department.code, b.department_code or "", b.project_type))

@@ -7,10 +7,10 @@ from sqlalchemy.orm import selectinload
 
 from kb import permissions
 from kb.models import AuditEntry, Department, Indicator, IndicatorSet
+from kb.searching import similar_indicators
 from kb.services import personal
 from kb.services.goal_usage import usage_count
 from kb.services.indicators import get_indicator
-from webapp import lookups
 from webapp.auth import current_actor, current_user
 from webapp.db import get_search, get_session
 from webapp.forms import FIELD_LABELS
@@ -78,7 +78,7 @@ def detail(code: str):
         history=history(code),
         sets=sets_containing(indicator),
         goal_count=goal_usage(code),
-        similar=lookups.similar(session, get_search(), indicator),
+        similar=similar_indicators(session, get_search(), indicator.code),
         favourite=personal.is_favourite(session, user, indicator),
         can_edit=permissions.can_edit_indicator(actor, indicator),
         copy_targets=copy_targets,

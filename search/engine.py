@@ -1,0 +1,67 @@
+"""What the full-text backends share: our analyzer, the ranking options, search and suggest over a
+:class:`search.reader.Reader`. A backend only stores documents and compiles :class:`MatchQuery`."""
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterable
+
+from search.analysis import Analyzer, Synonyms, normalize
+from search.base import BaseBackend, FieldSpec, SearchQuery, SearchResults
+from search.reader import Reader
+from search.ranking import Ranker, RankingSettings
+from search.suggest import suggest_titles
+
+# The options every ranked engine takes (search/ranking.py); NullBackend accepts them too, so one
+# configuration works with any backend.
+RANKING_OPTIONS = ("user_words", "synonyms", "candidates", "feedback_facets", "postings_budget")
+
+
+class RankedBackend(BaseBackend):
+    """Options: ``user_words`` (extra dictionary words), ``synonyms`` (groups of equivalent terms),
+    ``candidates`` (how many hits are re-ranked), ``feedback_facets`` (facet → factor: the dominant value
+    among the best hits of a long query is boosted), ``postings_budget`` (about how many postings one query
+    may walk; bounds the latency of long queries on engines that walk postings, None: no bound).
+    Any other option is an error (BaseBackend)."""
+
+    def __init__(self, fields: Iterable[FieldSpec] = (), *, user_words: Iterable[str] = (),
+                 synonyms: Iterable[Iterable[str]] = (), candidates: int = 100,
+                 feedback_facets: dict[str, float] | None = None, postings_budget: int | None = None,
+                 **options) -> None:
+        super().__init__(fields, **options)
+        if not isinstance(feedback_facets or {}, dict):
+            raise TypeError("检索选项 feedback_facets 应为 {分面: 系数}")
+        self.analyzer = Analyzer(user_words)
+        self.synonyms = Synonyms(synonyms)
+        self.candidates = candidates
+        self.feedback_facets = dict(feedback_facets or {})
+        self.postings_budget = postings_budget
+        self.settings = RankingSettings(self.fields, self.analyzer, self.synonyms, candidates,
+                                        self.feedback_facets, postings_budget)
+        self._groups = self.settings.groups
+        self._title = next((f.name for f in self.fields if f.title), None)
+
+    @abstractmethod
+    def _reader(self) -> Reader | None:
+        """A consistent view of the live index, or None when there is none yet."""
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        reader = self._reader()
+        if reader is None:
+            return SearchResults()
+        return Ranker(self.settings, reader, query).run()
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[str]:
+        reader = self._reader()
+        if reader is None or not self._title:
+            return []
+        vocabulary = reader.vocabulary()
+        titles = suggest_titles(normalize(prefix), vocabulary.titles, vocabulary.pinyin(), limit)
+        keys: list[str] = []
+        for title in titles:
+            for key in reader.keys_for_title(title):
+                if key not in keys:
+                    keys.append(key)
+        return keys[:limit]
+
+
+__all__ = ["RANKING_OPTIONS", "RankedBackend"]
