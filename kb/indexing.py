@@ -205,6 +205,7 @@ class IndexSync:
         self._requested = self._done = 0
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._closed = False
 
     def notify(self, engine: Engine) -> None:
         """A commit queued updates: have them applied soon (never blocks on the index)."""
@@ -222,7 +223,9 @@ class IndexSync:
     def _run(self) -> None:
         while True:
             with self._condition:
-                self._condition.wait_for(lambda: self._requested > self._done)
+                self._condition.wait_for(lambda: self._requested > self._done or self._closed)
+                if self._requested <= self._done:  # closed with nothing left to drain
+                    return
                 target, engine = self._requested, self._engine
             try:
                 sync_outbox(engine, self.backend)
@@ -239,6 +242,18 @@ class IndexSync:
                 return True
             target = self._requested
             return self._condition.wait_for(lambda: self._done >= target, timeout)
+
+    def close(self, timeout: float | None = SHUTDOWN_WAIT_SECONDS) -> None:
+        """Drain what was queued, then end the thread, so no connection outlives the engine's disposal
+        (what is still queued after ``timeout`` stays in the outbox for the next drain or start-up)."""
+        self.flush(timeout)
+        with self._condition:
+            self._closed = True
+            thread, self._thread = self._thread, None
+            self._condition.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        _SYNCS.pop(self.backend, None)
 
 
 _SYNCS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

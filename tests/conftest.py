@@ -200,9 +200,7 @@ def app(tmp_path: Path, database_url: str):
         "KB_SECRET_KEY": "test-secret",
     })
     yield app
-    state = app.extensions["kb"]
-    state.search.close()
-    state.engine.dispose()
+    app.extensions["kb"].close()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.db import make_engine, make_session_factory
-from kb.indexing import INDICATOR_FIELDS, install_index_sync, repair_index, search_options
+from kb.indexing import INDICATOR_FIELDS, IndexSync, install_index_sync, repair_index, search_options
 from search import BaseBackend, load_backend
 from webapp.config import load_config
 
@@ -23,6 +23,13 @@ class KbState:
     engine: Engine
     sessions: sessionmaker[Session]
     search: BaseBackend
+    index_sync: IndexSync
+
+    def close(self) -> None:
+        """Let queued index updates land, stop the drainer, close the index and the database pool."""
+        self.index_sync.close()
+        self.search.close()
+        self.engine.dispose()
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -39,8 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     # No index work here: create_app runs in every worker, CLI call and test. Repair belongs to
     # `kb serve` (repair_search_index), `kb init` and `kb index rebuild`; `kb index check` must see drift.
-    install_index_sync(sessions, backend)
-    app.extensions["kb"] = KbState(engine, sessions, backend)
+    app.extensions["kb"] = KbState(engine, sessions, backend, install_index_sync(sessions, backend))
 
     from webapp import api, auth, db, errors, permissions, security, templating
     from webapp.views import register_blueprints

@@ -47,11 +47,7 @@ class Context:
 
     def close(self) -> None:
         if self._app is not None:
-            from kb.indexing import settle
-
-            settle(self.state.search, timeout=30)  # index updates of this command's commits land first
-            self.state.search.close()
-            self.state.engine.dispose()
+            self.state.close()  # index updates of this command's commits land first
 
     @contextmanager
     def session(self) -> Iterator[Session]:

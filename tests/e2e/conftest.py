@@ -88,8 +88,7 @@ def seeded_data_dir(tmp_path_factory) -> Path:
             add_user(session, actor, username, PASSWORD, role, department)
         session.commit()
         rebuild_index(session, state.search)
-    state.search.close()
-    state.engine.dispose()  # the last connection checkpoints the WAL: the files alone are the data
+    state.close()  # the last connection checkpoints the WAL: the files alone are the data
     return data_dir
 
 
@@ -109,8 +108,7 @@ def live_server(seeded_data_dir: Path, tmp_path: Path) -> Iterator[LiveServer]:
     yield LiveServer(f"http://127.0.0.1:{port}", app)
     server.shutdown()
     thread.join(timeout=10)
-    state.search.close()
-    state.engine.dispose()
+    state.close()
 
 
 def chromium_path() -> str:

@@ -301,8 +301,7 @@ def test_kill_9_during_indexing_is_repaired_at_start_up(engine, synced, backend,
         assert queued(engine) == 1  # building the app does no index work
         assert repair_search_index(app) in ("synced", "rebuilt")  # what kb serve does before serving
     finally:
-        app.extensions["kb"].search.close()
-        app.extensions["kb"].engine.dispose()
+        app.extensions["kb"].close()
     assert queued(engine) == 0
     assert "T-200" in found(backend, "丙0")
     assert runner.invoke(_cli(), ["index", "check"], env=env).exit_code == 0

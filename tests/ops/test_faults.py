@@ -100,6 +100,8 @@ def test_import_killed_with_sigkill_mid_way_leaves_nothing_and_a_consistent_inde
     source = big_department(tmp_path / "big.yaml", 800)
     env = dict(os.environ, KB_DATA_DIR=str(tmp_path / "data"), DATABASE_URL=database_url, KB_SECRET_KEY="x" * 64)
     kb = str(Path(sys.executable).parent / "kb")
+    # An installed library: schema and an (empty) index exist before the load starts.
+    subprocess.run([kb, "init", "--no-seed"], env=env, check=True, capture_output=True, timeout=300)
     master, terminal = pty.openpty()  # on a terminal, kb load shows its progress bar…
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))  # …if it has a width
     process = subprocess.Popen([kb, "load", str(source)], env=env, stdout=subprocess.DEVNULL, stderr=terminal)

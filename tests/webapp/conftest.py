@@ -69,9 +69,7 @@ def app(app_config):
     app = create_app(app_config)
     app.test_client_class = BrowserLikeClient
     yield app
-    state = app.extensions["kb"]
-    state.search.close()
-    state.engine.dispose()
+    app.extensions["kb"].close()
 
 
 @pytest.fixture
