@@ -36,7 +36,7 @@ from kb.models.goal import GoalStatus
 from kb.vocab import Role, SetStatus
 
 if TYPE_CHECKING:
-    from kb.models import ChangeRequest, Department, Indicator, IndicatorSet, PerformanceGoal
+    from kb.models import ChangeRequest, Department, Indicator, IndicatorSet, MonitoringRound, PerformanceGoal
 
 
 class HasRole(Protocol):
@@ -223,6 +223,31 @@ def can_review_goal(actor: HasRole, goal: PerformanceGoal | None = None) -> bool
 def can_decide_goal(actor: HasRole, goal: PerformanceGoal | None = None) -> bool:
     """Finance returns or approves a submitted goal."""
     return is_finance(actor) and (goal is None or goal.status == GoalStatus.SUBMITTED)
+
+
+# --- monitoring (运行监控) ----------------------------------------------------------------------
+# Finance runs the rounds; each department fills in its own projects (finance may help, as with goals).
+
+def can_manage_monitoring(actor: HasRole) -> bool:
+    """Open and close rounds, start a follow-up round for the warned projects."""
+    return is_finance(actor)
+
+
+def can_change_monitoring_rules(actor: HasRole) -> bool:
+    """Change the light rules (a new, audited version used by rounds opened afterwards)."""
+    return is_finance(actor)
+
+
+def can_view_monitoring(actor: HasRole, department_id: int | None = None) -> bool:
+    """Overseers read every department's monitoring; a department its own (``None``: whether at all)."""
+    if role_of(actor) in OVERSEERS:
+        return True
+    return is_department(actor) and (department_id is None or actor.department_id == department_id)
+
+
+def can_fill_monitoring(actor: HasRole, monitoring_round: MonitoringRound, department_id: int) -> bool:
+    """Fill in a project of an open round: its own department, or finance helping it."""
+    return monitoring_round.is_open and (is_finance(actor) or is_own_department(actor, department_id))
 
 
 def sees_only_own_department(actor: HasRole) -> bool:
