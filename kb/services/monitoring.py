@@ -193,9 +193,11 @@ class IndicatorInput:
 
 
 def _amount(text: Any, label: str, field: str, problems: list[Problem], entry: str) -> float | None:
-    value = parse_value(text) if str(text if text is not None else "").strip() else None
+    raw = str(text if text is not None else "").strip()
+    value = parse_value(raw) if raw else None
     if value is None:
-        problems.append(Problem(f"请填写{label}（万元，数字）。", entry=entry, field=field))
+        wrong = f"“{raw}”不是数字，" if raw else ""
+        problems.append(Problem(f"{wrong}请填写{label}（万元，数字）。", entry=entry, field=field))
         return None
     if value < 0:
         problems.append(Problem(f"{label}不能为负数。", entry=entry, field=field))
