@@ -192,7 +192,7 @@ def _header(sheet, headers: list[str], widths: list[int]) -> None:
         cell.alignment = Alignment(horizontal="center", wrap_text=True)
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = sheet.cell(sheet.max_row + 1, 3)
+    sheet.freeze_panes = f"C{sheet.max_row + 1}"  # a string: sheet.cell() would create an empty row
 
 
 def _label(light: Light | None) -> str:

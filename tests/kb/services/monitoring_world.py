@@ -35,6 +35,7 @@ def _project(session, department, name, amount, rows, year=2024, status=GoalStat
 
 
 def build_world(session, make_department) -> World:
+    """``make_department(code, name)`` gives the department (the fixture of tests/conftest.py, or a lookup)."""
     health = make_department("102", "县卫生健康局")
     civil = make_department("103", "县民政局")
     projects = {

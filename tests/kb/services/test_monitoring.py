@@ -290,6 +290,7 @@ def test_export_is_the_monitoring_table_and_formula_safe(session, world):
     workbook = load_workbook(io.BytesIO(monitoring_workbook(board, rate_changes(board, board))))
     assert workbook.sheetnames == ["项目监控表", "绩效指标", "部门整体监控", "预警率变化"]
     rows = list(workbook["项目监控表"].iter_rows(min_row=3, values_only=True))
+    assert all(row[0] for row in rows)  # no empty rows between the header and the projects
     assert ("县卫生健康局", "A 基本公共卫生服务", 200, 60, "30.00 %", 28.33, "红灯", "黄灯", "卫健科员") in rows
     assert any(row[1] == "'=HYPERLINK(\"http://evil\")" for row in rows)
     assert "时间进度 58.33 %" in workbook["项目监控表"]["A1"].value
