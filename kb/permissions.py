@@ -9,10 +9,11 @@ The roles (:class:`kb.vocab.Role`) and what each may do:
 - **department** (预算部门): reads everything; edits its own department's indicators while its set is
   a draft; submits and (re)confirms its own set, answers review comments on it, starts its next
   version; proposes changes to common indicators; drafts and submits its own performance goals;
-  imports for its own department.
+  imports for its own department; fills in its own projects of an open monitoring round (运行监控).
 - **finance** (财政): reads everything; edits every indicator and the common indicators at any time;
   confirms sets, assigns experts, comments, returns; decides change requests; drafts goals with a
-  department, reviews and decides goals; imports for any department or the whole library.
+  department, reviews and decides goals; imports for any department or the whole library; opens,
+  closes and follows up monitoring rounds, changes the light rules, and may fill in for a department.
 - **expert** (专家): reads everything; comments on, certifies or returns the sets it is assigned to;
   reviews submitted goals.
 - **admin** (管理员): administers accounts and department records. It keeps the library-maintenance
