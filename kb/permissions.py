@@ -243,7 +243,9 @@ def can_view_monitoring(actor: HasRole, department_id: int | None = None) -> boo
     """Overseers read every department's monitoring; a department its own (``None``: whether at all)."""
     if role_of(actor) in OVERSEERS:
         return True
-    return is_department(actor) and (department_id is None or actor.department_id == department_id)
+    # A department account without a department sees nothing (never "no filter", i.e. everything).
+    return (is_department(actor) and actor.department_id is not None
+            and (department_id is None or actor.department_id == department_id))
 
 
 def can_fill_monitoring(actor: HasRole, monitoring_round: MonitoringRound, department_id: int) -> bool:

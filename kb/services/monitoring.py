@@ -100,9 +100,12 @@ def open_round(session: Session, actor: Actor, *, name: str, cut_off: dt.date | 
         problems.append(Problem("金额门槛不能为负数。", field="min_amount"))
     if problems:
         raise ValidationFailed(problems)
+    budgets: dict[int, float] = {}
     if source is not None:
         source_rules = round_rules(source)
-        projects = [entry.project for entry in round_entries(session, source) if _is_warned(entry, source_rules)]
+        warned = [entry for entry in round_entries(session, source) if _is_warned(entry, source_rules)]
+        projects = [entry.project for entry in warned]
+        budgets = {entry.project_id: entry.budget for entry in warned}  # the adjusted budget reported last time
         scope, threshold = RoundScope.WARNED, None
     else:
         threshold = float(rules.min_amount) if min_amount is None else float(min_amount)
@@ -120,7 +123,7 @@ def open_round(session: Session, actor: Actor, *, name: str, cut_off: dt.date | 
     session.add(monitoring_round)
     goals = _approved_goals(session, [project.id for project in projects])
     for project in projects:
-        monitoring_round.entries.append(_new_entry(project, goals.get(project.id)))
+        monitoring_round.entries.append(_new_entry(project, goals.get(project.id), budgets.get(project.id)))
     session.flush()
     record_change(session, actor, "monitoring.open", ENTITY, str(monitoring_round.id),
                   after={"name": monitoring_round.name, "cut_off": cut_off.isoformat(), "scope": scope.value,
@@ -165,9 +168,10 @@ def _approved_goals(session: Session, project_ids: list[int]) -> dict[int, Perfo
     return {goal.project_id: goal for goal in goals}
 
 
-def _new_entry(project: BudgetProject, goal: PerformanceGoal | None) -> MonitoringEntry:
+def _new_entry(project: BudgetProject, goal: PerformanceGoal | None, budget: float | None) -> MonitoringEntry:
     # Only an approved goal is monitored: its targets are what was agreed (a draft may still change).
-    entry = MonitoringEntry(project=project, department_id=project.department_id, budget=project.amount)
+    entry = MonitoringEntry(project=project, department_id=project.department_id,
+                            budget=project.amount if budget is None else budget)
     for position, row in enumerate(goal.rows if goal is not None else []):
         entry.indicators.append(MonitoringIndicator(
             goal_row_id=row.id, position=position, indicator_code=row.indicator_code, name=row.name,

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
-from kb.models import AuditEntry, Department, MonitoringEntry, MonitoringRound, MonitoringRuleVersion
+from kb.models import AuditEntry, Department, MonitoringEntry, MonitoringRound, MonitoringRuleVersion, User
 from kb.models.monitoring import Light
 from tests.kb.services.monitoring_world import build_world
 from tests.webapp.conftest import PASSWORD
@@ -251,3 +251,15 @@ def test_api_lights_with_token_and_department_scoping(app, client, login, county
     missing = api.get("/api/v1/monitoring?round=999", headers=_token(api, "caizheng"))
     assert missing.status_code == 404 and "不存在" in missing.get_json()["message"]
     assert api.get("/api/v1/monitoring", headers=_token(api, "caizheng")).status_code == 422
+
+
+def test_a_department_account_without_a_department_sees_no_monitoring(app, client, login, county):
+    finance = app.test_client()
+    login(finance, "caizheng")
+    july = open_july(finance)
+    with db(app) as session:
+        session.get(User, county["health"].id).department_id = None
+        session.commit()
+    login(client, "weijian")
+    assert client.get(f"/monitoring/{july}").status_code == 403
+    assert client.get(f"/monitoring/{july}/board").status_code == 403

@@ -152,6 +152,15 @@ def test_follow_up_round_takes_the_warned_projects(session, world):
     assert {entry.project.name for entry in november.entries} == {"A 基本公共卫生服务", "B 医疗设备购置"}
 
 
+def test_follow_up_round_starts_from_the_budget_reported_last_time(session, world):
+    july = open_july(session)
+    a = entry_of(session, july, world, "A")
+    monitoring.fill_entry(session, world.health_officer, a, budget="180", executed="30",
+                          indicators=indicator_inputs(a, 服务人数={"expected": "500"}))
+    november = monitoring.follow_up_round(session, FINANCE, july, cut_off=NOVEMBER)
+    assert [entry.budget for entry in november.entries] == [180]  # 调整后预算, not the 200 of the project
+
+
 def test_changed_rules_apply_to_rounds_opened_afterwards(session, world):
     july = open_july(session)
     with pytest.raises(PermissionDenied):
