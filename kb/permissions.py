@@ -9,10 +9,11 @@ The roles (:class:`kb.vocab.Role`) and what each may do:
 - **department** (预算部门): reads everything; edits its own department's indicators while its set is
   a draft; submits and (re)confirms its own set, answers review comments on it, starts its next
   version; proposes changes to common indicators; drafts and submits its own performance goals;
-  imports for its own department.
+  imports for its own department; fills in its own projects of an open monitoring round (运行监控).
 - **finance** (财政): reads everything; edits every indicator and the common indicators at any time;
   confirms sets, assigns experts, comments, returns; decides change requests; drafts goals with a
-  department, reviews and decides goals; imports for any department or the whole library.
+  department, reviews and decides goals; imports for any department or the whole library; opens,
+  closes and follows up monitoring rounds, changes the light rules, and may fill in for a department.
 - **expert** (专家): reads everything; comments on, certifies or returns the sets it is assigned to;
   reviews submitted goals.
 - **admin** (管理员): administers accounts and department records. It keeps the library-maintenance
@@ -36,7 +37,7 @@ from kb.models.goal import GoalStatus
 from kb.vocab import Role, SetStatus
 
 if TYPE_CHECKING:
-    from kb.models import ChangeRequest, Department, Indicator, IndicatorSet, PerformanceGoal
+    from kb.models import ChangeRequest, Department, Indicator, IndicatorSet, MonitoringRound, PerformanceGoal
 
 
 class HasRole(Protocol):
@@ -223,6 +224,33 @@ def can_review_goal(actor: HasRole, goal: PerformanceGoal | None = None) -> bool
 def can_decide_goal(actor: HasRole, goal: PerformanceGoal | None = None) -> bool:
     """Finance returns or approves a submitted goal."""
     return is_finance(actor) and (goal is None or goal.status == GoalStatus.SUBMITTED)
+
+
+# --- monitoring (运行监控) ----------------------------------------------------------------------
+# Finance runs the rounds; each department fills in its own projects (finance may help, as with goals).
+
+def can_manage_monitoring(actor: HasRole) -> bool:
+    """Open and close rounds, start a follow-up round for the warned projects."""
+    return is_finance(actor)
+
+
+def can_change_monitoring_rules(actor: HasRole) -> bool:
+    """Change the light rules (a new, audited version used by rounds opened afterwards)."""
+    return is_finance(actor)
+
+
+def can_view_monitoring(actor: HasRole, department_id: int | None = None) -> bool:
+    """Overseers read every department's monitoring; a department its own (``None``: whether at all)."""
+    if role_of(actor) in OVERSEERS:
+        return True
+    # A department account without a department sees nothing (never "no filter", i.e. everything).
+    return (is_department(actor) and actor.department_id is not None
+            and (department_id is None or actor.department_id == department_id))
+
+
+def can_fill_monitoring(actor: HasRole, monitoring_round: MonitoringRound, department_id: int) -> bool:
+    """Fill in a project of an open round: its own department, or finance helping it."""
+    return monitoring_round.is_open and (is_finance(actor) or is_own_department(actor, department_id))
 
 
 def sees_only_own_department(actor: HasRole) -> bool:

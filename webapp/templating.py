@@ -21,6 +21,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("indicators.compare", "比较"),
     ("goals.index", "目标申报"),
     ("workflow.board", "推进情况"),
+    ("monitoring.index", "运行监控"),
     ("workflow.inbox", "待办"),
     ("workflow.changes", "变更申请"),
     ("sheets.index", "模版导入"),

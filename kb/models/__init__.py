@@ -4,6 +4,7 @@ from kb.models.base import Base
 from kb.models.department import Department, IndicatorSet
 from kb.models.goal import BudgetProject, GoalReview, GoalRow, GoalRowComment, PerformanceGoal
 from kb.models.indicator import Indicator, IndicatorBasis
+from kb.models.monitoring import MonitoringEntry, MonitoringIndicator, MonitoringRound, MonitoringRuleVersion
 from kb.models.personal import Favourite, RecentView
 from kb.models.search_outbox import SearchOutbox
 from kb.models.token import ApiToken
@@ -26,6 +27,10 @@ __all__ = [
     "Indicator",
     "IndicatorBasis",
     "IndicatorSet",
+    "MonitoringEntry",
+    "MonitoringIndicator",
+    "MonitoringRound",
+    "MonitoringRuleVersion",
     "PerformanceGoal",
     "ReviewAssignment",
     "ReviewComment",
