@@ -25,6 +25,7 @@ bp = Blueprint("auth", __name__)
 SESSION_MAX_HOURS = 12
 ADMIN_IDLE_MINUTES = 15
 UNCHECKED_FOR_PASSWORD_AGE = {"auth.change_password", "auth.logout", "static"}
+PASSWORD_CHANGE_FIRST = "密码已过期或为管理员设置的临时密码，请先在网页上（右上角“修改密码”）修改密码，再使用 API。"
 
 
 def current_user() -> User | None:
@@ -115,13 +116,17 @@ def sign_in_required():
 
 
 def check_password_age(user: User):
-    """Send a user whose password must be changed to the change form before anything else."""
-    if request.endpoint in UNCHECKED_FOR_PASSWORD_AGE or g.get("auth_method") == "token":
+    """Send a user whose password must be changed to the change form before anything else.
+
+    API tokens are held to the same rule: a token issued before the password expired (or before an
+    administrator set a temporary one) reads and writes nothing until the password is changed.
+    """
+    if request.endpoint in UNCHECKED_FOR_PASSWORD_AGE:
         return None
     if not accounts.password_expired(user, current_app.config["PASSWORD_MAX_AGE_DAYS"]):
         return None
     if is_api_request():
-        response = jsonify({"message": "密码已过期或为临时密码，请先在网页上修改密码。"})
+        response = jsonify({"message": PASSWORD_CHANGE_FIRST})
         response.status_code = 403
         return response
     return redirect(url_for("auth.change_password"))
