@@ -24,6 +24,9 @@ from kb.vocab import Role
 
 GENERIC_LOGIN_FAILURE = "用户名或密码不正确，或账户已被暂时锁定。请核对后重试；多次失败请联系管理员解锁。"
 TOKEN_LIFETIME = dt.timedelta(days=30)
+# A token's last use is recorded coarsely: a read must not need the database's write lock on every
+# request (SQLite has one writer at a time), and "used in the last minute" is all anyone asks.
+TOKEN_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 # A real hash to verify against when the user does not exist, so both cases take the same time.
 _DUMMY_HASH = hash_password("dummy-password-for-timing")
 
@@ -195,7 +198,8 @@ def user_for_token(session: Session, token: str) -> User | None:
     user = row.user
     if not user.is_active or row.session_epoch != (user.session_epoch or 0):
         return None
-    row.last_used_at = now
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_TOUCH_INTERVAL:
+        row.last_used_at = now
     return user
 
 
