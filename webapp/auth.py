@@ -151,14 +151,18 @@ def _safe_next(target: str | None) -> str:
 
 
 THROTTLED = "这台电脑的登录失败次数过多，请稍后再试；如忘记密码请联系系统管理员。"
-# Per-address limit on failed sign-ins (any usernames), on top of the per-account lockout. Generous on
-# purpose: behind a reverse proxy without ProxyFix every browser shares the proxy's address.
-IP_MAX_FAILURES = 100
 
 
 def ip_is_throttled() -> bool:
-    return accounts.too_many_failures_from(get_session(), request.remote_addr or "", IP_MAX_FAILURES,
-                                           current_app.config["LOGIN_LOCKOUT_MINUTES"])
+    """Too many failed sign-ins from this client (any usernames), on top of the per-account lockout.
+
+    ``request.remote_addr`` is the real client: behind the configured proxy it comes from
+    X-Forwarded-For (webapp.security.TrustedProxies), so one computer's guessing never locks out
+    everyone who shares the proxy.
+    """
+    config = current_app.config
+    return accounts.too_many_failures_from(get_session(), request.remote_addr or "",
+                                           config["LOGIN_ADDRESS_MAX_FAILURES"], config["LOGIN_ADDRESS_WINDOW_MINUTES"])
 
 
 def lockout_policy() -> accounts.LockoutPolicy:

@@ -245,20 +245,26 @@ def index_check(ctx: Context) -> None:
 @click.option("--threads", default=4, show_default=True, type=int, help="每个进程的线程数。")
 @click.option("--server", "server_name", type=click.Choice(["auto", "gunicorn", "waitress"]), default="auto",
               show_default=True, help="auto：Linux 用 gunicorn，Windows 用 waitress。")
-@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, help="可信反向代理的地址。")
+@click.option("--forwarded-allow-ips", default=None,
+              help="可信反向代理的地址或网段（逗号分隔）；只信任它们发来的 X-Forwarded-For。默认取 FORWARDED_ALLOW_IPS（127.0.0.1）。")
 @pass_context
-def serve(ctx: Context, host: str, port: int, workers: int, threads: int, server_name: str, forwarded_allow_ips: str) -> None:
+def serve(ctx: Context, host: str, port: int, workers: int, threads: int, server_name: str,
+          forwarded_allow_ips: str | None) -> None:
     """用生产级 WSGI 服务器提供网页服务（Linux：gunicorn 多进程；Windows：waitress）。"""
+    from webapp.security import trust_proxies
+
+    if forwarded_allow_ips is None:
+        forwarded_allow_ips = ctx.app.config["FORWARDED_ALLOW_IPS"]
+    trust_proxies(ctx.app, forwarded_allow_ips)
     if server_name == "auto":
         server_name = "waitress" if sys.platform == "win32" else "gunicorn"
     click.echo(f"指标库已启动：http://{host}:{port}/ （{server_name}，Ctrl-C 停止）")
     if server_name == "waitress":
         from waitress import serve as waitress_serve
 
-        # One process; waitress threads share the engine. Only the proxy's X-Forwarded-* are trusted.
-        waitress_serve(ctx.app, host=host, port=port, threads=max(threads, 4) * max(workers, 1),
-                       trusted_proxy=forwarded_allow_ips, trusted_proxy_headers="x-forwarded-for x-forwarded-proto",
-                       clear_untrusted_proxy_headers=True)
+        # One process; waitress threads share the engine. The app itself believes X-Forwarded-* only
+        # from the trusted proxies (webapp.security.TrustedProxies), as under gunicorn.
+        waitress_serve(ctx.app, host=host, port=port, threads=max(threads, 4) * max(workers, 1))
         return
     from gunicorn.app.base import BaseApplication
 
@@ -276,7 +282,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, threads: int, server
         def load(self):
             from webapp import create_app
 
-            return create_app()
+            return create_app({"FORWARDED_ALLOW_IPS": forwarded_allow_ips})
 
     Server().run()
 
