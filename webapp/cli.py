@@ -57,6 +57,7 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 CLI_ACTOR = Actor.system("命令行")
 
 
@@ -247,11 +248,30 @@ def index_check(ctx: Context) -> None:
               show_default=True, help="auto：Linux 用 gunicorn，Windows 用 waitress。")
 @click.option("--forwarded-allow-ips", default=None,
               help="可信反向代理的地址或网段（逗号分隔）；只信任它们发来的 X-Forwarded-For。默认取 FORWARDED_ALLOW_IPS（127.0.0.1）。")
+@click.option("--allow-unsafe", is_flag=True,
+              help="仅限测试机：即使 kb check-deploy 报告不安全设置也启动（也可设 KB_ALLOW_UNSAFE=true）。")
 @pass_context
 def serve(ctx: Context, host: str, port: int, workers: int, threads: int, server_name: str,
-          forwarded_allow_ips: str | None) -> None:
-    """用生产级 WSGI 服务器提供网页服务（Linux：gunicorn 多进程；Windows：waitress）。"""
+          forwarded_allow_ips: str | None, allow_unsafe: bool) -> None:
+    """用生产级 WSGI 服务器提供网页服务（Linux：gunicorn 多进程；Windows：waitress）。
+
+    启动前执行与 kb check-deploy 相同的检查，有不安全设置时拒绝启动（--allow-unsafe 除外）。
+    """
+    from webapp.commands.deploy_checks import deployment_of, unsafe_findings
     from webapp.security import trust_proxies
+
+    # Bound to this computer only, the app is reached through a local proxy or tried out locally:
+    # HTTPS is then the proxy's business (check-deploy still reports a missing secure cookie).
+    behind_tls = host not in LOOPBACK_HOSTS
+    unsafe = unsafe_findings(deployment_of(ctx.app, behind_tls=behind_tls))
+    if unsafe:
+        for finding in unsafe:
+            click.echo(str(finding), err=True)
+        if not (allow_unsafe or ctx.app.config["KB_ALLOW_UNSAFE"]):
+            click.echo(f"拒绝启动：发现 {len(unsafe)} 项不安全设置（见上，与 kb check-deploy 相同）。请按提示修改；"
+                       "仅在测试机上可加 --allow-unsafe 或设置 KB_ALLOW_UNSAFE=true 强制启动。", err=True)
+            sys.exit(1)
+        click.echo(f"警告：带着 {len(unsafe)} 项不安全设置启动（--allow-unsafe），只可用于测试机。", err=True)
 
     if forwarded_allow_ips is None:
         forwarded_allow_ips = ctx.app.config["FORWARDED_ALLOW_IPS"]

@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": False,  # set true behind TLS
     "SEPARATION_OF_DUTIES": False,  # 三员分立: system / security / audit administrators
     "AUDIT_RETENTION_DAYS": 184,
+    # kb serve refuses what kb check-deploy calls unsafe; true only on a test machine (or --allow-unsafe).
+    "KB_ALLOW_UNSAFE": False,
     "REVIEW_CERTIFICATION_RULE": "all",  # 专家审定: every assigned expert ("all") or a "majority"
 }
 ENVIRONMENT_KEYS = ("KB_DATA_DIR", "DATABASE_URL", "KB_SECRET_KEY", "SEARCH_BACKEND", "SEARCH_INDEX_DIR",
@@ -39,7 +41,7 @@ ENVIRONMENT_KEYS = ("KB_DATA_DIR", "DATABASE_URL", "KB_SECRET_KEY", "SEARCH_BACK
 TYPED_ENVIRONMENT_KEYS = (
     "MAX_CONTENT_LENGTH", "PASSWORD_MIN_LENGTH", "PASSWORD_MAX_AGE_DAYS", "LOGIN_MAX_FAILURES",
     "LOGIN_LOCKOUT_MINUTES", "LOGIN_ADDRESS_MAX_FAILURES", "LOGIN_ADDRESS_WINDOW_MINUTES", "SESSION_IDLE_MINUTES", "SESSION_COOKIE_SECURE", "SEPARATION_OF_DUTIES",
-    "AUDIT_RETENTION_DAYS",
+    "AUDIT_RETENTION_DAYS", "KB_ALLOW_UNSAFE",
 )
 
 

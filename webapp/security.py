@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -99,8 +99,10 @@ def add_headers(response):
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if g.get("user") is not None and request.endpoint != "static":
-        # Personal pages must not be stored by the browser or a proxy (CVE-2023-30861 advice).
+    carries_csrf_token = bool(g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")))
+    if (g.get("user") is not None or carries_csrf_token) and request.endpoint != "static":
+        # Personal pages, and any page holding a CSRF token (the login and error pages too), must not
+        # be stored by the browser or a proxy (CVE-2023-30861 advice; a cached token is a reusable one).
         headers["Cache-Control"] = "no-store"
         headers.add("Vary", "Cookie")
     return response

@@ -1,5 +1,6 @@
-"""Issue 14 items 1 and 12: the real client behind the proxy, and sign-in limits per account and per
-address, kept apart so one computer's guessing locks out neither everyone nor anyone else."""
+"""Issue 14 items 1, 12 and 14: the real client behind the proxy, sign-in limits per account and per
+address kept apart (one computer's guessing locks out neither everyone nor anyone else), and no
+caching of pages that carry a CSRF token."""
 from __future__ import annotations
 
 import pytest
@@ -98,3 +99,11 @@ def test_the_web_sign_in_has_the_same_address_limit(app, client, make_user):
 def test_default_limits_are_the_stronger_ones(app):
     assert app.config["LOGIN_ADDRESS_MAX_FAILURES"] == 10 and app.config["LOGIN_ADDRESS_WINDOW_MINUTES"] == 15
     assert app.config["LOGIN_MAX_FAILURES"] == 5
+
+
+@pytest.mark.parametrize("path", ["/login", "/no-such-page"])
+def test_pages_with_a_csrf_token_are_not_stored(client, path: str):
+    response = client.get(path)
+    assert 'name="csrf-token"' in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Cookie" in response.headers.get("Vary", "")
