@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     # The reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or
     # networks, as gunicorn's --forwarded-allow-ips); from anyone else the headers are dropped.
     "FORWARDED_ALLOW_IPS": "127.0.0.1",
+    "SEARCH_RATE_PER_MINUTE": 60,  # searches per user and minute (web and API); 0 switches the limit off
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_COOKIE_SECURE": False,  # set true behind TLS
     "SEPARATION_OF_DUTIES": False,  # 三员分立: system / security / audit administrators
@@ -40,7 +41,8 @@ ENVIRONMENT_KEYS = ("KB_DATA_DIR", "DATABASE_URL", "KB_SECRET_KEY", "SEARCH_BACK
 # to the type of their default: e.g. SESSION_COOKIE_SECURE=true, MAX_CONTENT_LENGTH=10485760.
 TYPED_ENVIRONMENT_KEYS = (
     "MAX_CONTENT_LENGTH", "PASSWORD_MIN_LENGTH", "PASSWORD_MAX_AGE_DAYS", "LOGIN_MAX_FAILURES",
-    "LOGIN_LOCKOUT_MINUTES", "LOGIN_ADDRESS_MAX_FAILURES", "LOGIN_ADDRESS_WINDOW_MINUTES", "SESSION_IDLE_MINUTES", "SESSION_COOKIE_SECURE", "SEPARATION_OF_DUTIES",
+    "LOGIN_LOCKOUT_MINUTES", "LOGIN_ADDRESS_MAX_FAILURES", "LOGIN_ADDRESS_WINDOW_MINUTES", "SESSION_IDLE_MINUTES",
+    "SEARCH_RATE_PER_MINUTE", "SESSION_COOKIE_SECURE", "SEPARATION_OF_DUTIES",
     "AUDIT_RETENTION_DAYS", "KB_ALLOW_UNSAFE",
 )
 

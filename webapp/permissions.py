@@ -214,7 +214,7 @@ def can_open(endpoint: str, **view_args: Any) -> bool:
 
 def enforce():
     """``before_request``: sign-in, role and own-department checks for the matched endpoint."""
-    from webapp import auth, errors
+    from webapp import auth, errors, ratelimit
 
     if request.endpoint is None:  # no route matched: Flask answers 404 itself
         return None
@@ -237,7 +237,7 @@ def enforce():
         return errors.denied(f"您的角色（{user.role.label}）没有权限使用此功能。")
     if not scope_allowed(rule, user, request.view_args or {}):
         return errors.denied("部门用户只能访问和修改本部门的指标与指标集。")
-    return None
+    return ratelimit.check_search_rate(user)
 
 
 def template_predicates() -> dict[str, Any]:

@@ -7,6 +7,8 @@ from flask import Flask, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webapp import ratelimit
+
 csrf = CSRFProtect()
 
 CONTENT_SECURITY_POLICY = "; ".join((
@@ -84,6 +86,7 @@ def configure(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_ENABLED", True)
     csrf.init_app(app)
     app.after_request(add_headers)
+    ratelimit.init_app(app)
     proxies = TrustedProxies(app.wsgi_app, app.config.get("FORWARDED_ALLOW_IPS", ""))
     app.extensions["trusted_proxies"] = proxies
     app.wsgi_app = proxies
