@@ -166,7 +166,13 @@ def ip_is_throttled() -> bool:
 
 
 def lockout_policy() -> accounts.LockoutPolicy:
-    return accounts.LockoutPolicy(current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_LOCKOUT_MINUTES"])
+    config = current_app.config
+    return accounts.LockoutPolicy(config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCKOUT_MINUTES"],
+                                  config["ACCOUNT_INACTIVE_DAYS"])
+
+
+def password_policy() -> accounts.PasswordPolicy:
+    return accounts.PasswordPolicy(current_app.config["PASSWORD_MIN_LENGTH"], current_app.config["PASSWORD_HISTORY"])
 
 
 def start_session(user: User) -> None:
@@ -232,7 +238,7 @@ def change_password():
         else:
             try:
                 accounts.change_password(db, current_actor(), user, request.form.get("current", ""), new,
-                                         current_app.config["PASSWORD_MIN_LENGTH"])
+                                         password_policy())
             except ValidationFailed as failure:
                 for problem in failure.problems:
                     problems.setdefault(problem.field, []).append(problem.message)

@@ -201,6 +201,25 @@ def users_add(ctx: Context, name: str, role: str, department: str | None, displa
     click.echo(f"已创建账号 {name}（{Role(role).label}）。")
 
 
+@users.command("disable-inactive")
+@click.option("--days", type=int, default=None, help="未登录超过多少天即停用（默认取 ACCOUNT_INACTIVE_DAYS，90）。")
+@pass_context
+def users_disable_inactive(ctx: Context, days: int | None) -> None:
+    """停用长期未登录的账号（等保：及时停用多余、过期账户）；可由定时任务每天运行。"""
+    from kb.services.accounts import disable_inactive_accounts
+
+    days = ctx.app.config["ACCOUNT_INACTIVE_DAYS"] if days is None else days
+    if days <= 0:
+        click.echo("未启用长期未登录停用（ACCOUNT_INACTIVE_DAYS=0），没有停用任何账号。")
+        return
+    with ctx.session() as session:
+        disabled = disable_inactive_accounts(session, CLI_ACTOR, days)
+    if disabled:
+        click.echo(f"已停用 {len(disabled)} 个超过 {days} 天未登录的账号：{'、'.join(disabled)}。")
+    else:
+        click.echo(f"没有超过 {days} 天未登录的账号。")
+
+
 @main.group()
 def index() -> None:
     """检索索引维护。"""

@@ -73,7 +73,8 @@ def edit_user(user_id: int):
                 accounts.end_sessions(session, current_actor(), user, reason="管理员结束其全部登录")
                 message = "该账户在所有设备上的登录和 API 令牌已全部失效。"
             elif action == "reset":
-                accounts.reset_password(session, current_actor(), user, request.form.get("password", ""))
+                accounts.reset_password(session, current_actor(), user, request.form.get("password", ""),
+                                        history=current_app.config["PASSWORD_HISTORY"])
                 message = "密码已重置为临时密码，本人下次登录时须修改；其原有登录已全部失效。"
             else:
                 accounts.update_user(session, current_actor(), user, role=request.form.get("role", ""),
