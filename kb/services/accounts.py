@@ -17,9 +17,9 @@ from kb.errors import KbError, PermissionDenied, Problem, ValidationFailed
 from kb.models import ApiToken, AuditEntry, Department, User
 from kb.models.base import utcnow
 from kb.models.user import PasswordHistory, normalise_username
-from kb.permissions import can_administer
+from kb.permissions import can_change_role, can_manage_accounts, can_manage_security
 from kb.services.audit import Actor, record_change
-from kb.services.users import hash_password, password_problems, verify_password
+from kb.services.users import hash_password, password_problems, role_choices, verify_password
 from kb.vocab import Role
 
 GENERIC_LOGIN_FAILURE = "用户名或密码不正确，或账户已被暂时锁定。请核对后重试；多次失败请联系管理员解锁。"
@@ -262,13 +262,13 @@ def update_user(
     is_active: bool,
     separation_of_duties: bool = False,
 ) -> User:
-    """Change an account's role, department, name or whether it may sign in (admins only)."""
-    if not can_administer(actor):
+    """Change an account's role, department, name or whether it may sign in (account managers only)."""
+    if not can_manage_accounts(actor, separation_of_duties):
         raise PermissionDenied("只有系统管理员可以修改账户。")
     problems: list[Problem] = []
     new_role = Role(role) if role in Role.labels() else None
     if new_role is None:
-        problems.append(Problem("角色只能是 department、finance、expert、admin。", field="role"))
+        problems.append(Problem(f"角色只能是 {role_choices()}。", field="role"))
     department = None
     if department_code:
         department = session.scalar(select(Department).where(Department.code == department_code))
@@ -276,8 +276,8 @@ def update_user(
             problems.append(Problem(f"部门 {department_code} 不存在。", field="department"))
     if new_role is Role.DEPARTMENT and department is None and not problems:
         problems.append(Problem("预算部门用户必须选择所属部门。", field="department"))
-    if separation_of_duties and user.id == actor.user_id and new_role is not user.role:
-        problems.append(Problem("三员分立：管理员不能修改自己的角色。", field="role"))
+    if new_role is not None and new_role is not user.role and not can_change_role(actor, user.id, separation_of_duties):
+        problems.append(Problem("不能修改自己的角色（三员分立：角色须由另一位系统管理员调整）。", field="role"))
     if user.id == actor.user_id and not is_active:
         problems.append(Problem("不能停用自己正在使用的账户。", field="is_active"))
     if problems:
@@ -299,9 +299,13 @@ def update_user(
     return user
 
 
-def reset_password(session: Session, actor: Actor, user: User, new: str, history: int = PasswordPolicy.history) -> None:
-    """Set a temporary password; the user must change it at the next sign-in. Unlocks the account."""
-    if not can_administer(actor):
+def reset_password(
+    session: Session, actor: Actor, user: User, new: str, history: int = PasswordPolicy.history,
+    separation_of_duties: bool = False,
+) -> None:
+    """Set a temporary password; the user must change it at the next sign-in. Unlocks the account,
+    except under 三员分立, where unlocking is the security administrator's alone."""
+    if not can_manage_accounts(actor, separation_of_duties):
         raise PermissionDenied("只有系统管理员可以重置密码。")
     problems = [Problem(message, field="password") for message in password_problems(new or "", user.username)]
     if problems:
@@ -310,16 +314,19 @@ def reset_password(session: Session, actor: Actor, user: User, new: str, history
     user.password_hash = hash_password(new)
     user.password_changed_at = None  # forces a change at next sign-in
     user.session_epoch = (user.session_epoch or 0) + 1
-    user.failed_logins = 0
-    user.locked_until = None
+    unlock = can_manage_security(actor, separation_of_duties)
+    if unlock:
+        user.failed_logins = 0
+        user.locked_until = None
     session.flush()
-    record_change(session, actor, "password_reset", "user", user.username, summary="管理员重置密码并解锁")
+    record_change(session, actor, "password_reset", "user", user.username,
+                  summary="管理员重置密码并解锁" if unlock else "系统管理员重置密码（解锁须由安全管理员办理）")
 
 
-def unlock_user(session: Session, actor: Actor, user: User) -> None:
-    """Lift a lockout before it runs out."""
-    if not can_administer(actor):
-        raise PermissionDenied("只有系统管理员可以解锁账户。")
+def unlock_user(session: Session, actor: Actor, user: User, separation_of_duties: bool = False) -> None:
+    """Lift a lockout before it runs out (the security administrator's duty)."""
+    if not can_manage_security(actor, separation_of_duties):
+        raise PermissionDenied("只有安全管理员可以解锁账户。" if separation_of_duties else "只有管理员或安全管理员可以解锁账户。")
     user.failed_logins = 0
     user.locked_until = None
     session.flush()

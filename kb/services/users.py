@@ -20,6 +20,11 @@ MIN_PASSWORD_LENGTH = 8
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 
 
+def role_choices() -> str:
+    """The role tokens as a message lists them: ``department（预算部门）、finance（财政）…``."""
+    return "、".join(f"{value}（{label}）" for value, label in Role.labels().items())
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -89,7 +94,7 @@ def add_user(
             same = "已存在" if existing == username else f"与已有账户 {existing} 只有大小写不同，不能并存"
             problems.append(Problem(f"用户名 {username} {same}。", field="username"))
     if role not in Role.labels():
-        problems.append(Problem("角色只能是 department、finance、expert、admin。", field="role"))
+        problems.append(Problem(f"角色只能是 {role_choices()}。", field="role"))
     department = None
     if department_code:
         department = session.scalar(select(Department).where(Department.code == department_code))
