@@ -22,7 +22,18 @@ The roles (:class:`kb.vocab.Role`) and what each may do:
   三员分立 (``SEPARATION_OF_DUTIES``) on, the web layer takes these business writes away. An admin
   **never acts in a review workflow**: it does not submit, confirm, certify, return or start sets,
   assign experts, comment, decide change requests, nor draft, review or decide performance goals —
-  those decisions carry a department's or finance's signature. It may read all of them.
+  those decisions carry a department's or finance's signature. It may read all of them. With
+  三员分立 on it keeps only the system administrator's duties (accounts and department records).
+- **sysadmin / secadmin / auditadmin** (系统管理员 / 安全管理员 / 审计管理员, 等保 8.1.5): the three
+  administrators of 三员分立, with disjoint duties and no business rights (SEC-3Y-1..3): the system
+  administrator runs accounts (create, role, department, disable, reset password, end sessions) and
+  department records; the security administrator sees the security settings and unlocks accounts;
+  the audit administrator reads the audit log, read-only. With ``SEPARATION_OF_DUTIES`` off the
+  all-round ``admin`` does all three as well; with it on, only the dedicated role does each.
+  Nobody changes their own role (whatever the setting).
+
+The duty predicates (``can_manage_accounts``, ``can_manage_security``, ``can_read_audit``) take the
+deployment's ``separation`` switch as an argument: predicates never read configuration.
 
 Predicates take the :class:`~kb.services.audit.Actor` (anything with ``role``, ``user_id`` and
 ``department_id``) and the object; they answer for the actor's role and ownership and, where the
@@ -53,6 +64,7 @@ OVERSEERS = frozenset({Role.FINANCE, Role.EXPERT, Role.ADMIN})
 # The roles a goal review may come from; an admin never reviews (see above).
 GOAL_REVIEWERS = frozenset({Role.FINANCE, Role.EXPERT})
 REVIEWABLE_SET_STATES = (SetStatus.SUBMITTED, SetStatus.CONFIRMED)
+ADMINISTRATORS = frozenset({Role.ADMIN, Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN})
 
 
 def role_of(actor: Any) -> Role | None:
@@ -74,7 +86,8 @@ def is_expert(actor: HasRole) -> bool:
 
 
 def is_admin(actor: HasRole) -> bool:
-    return role_of(actor) is Role.ADMIN
+    """Any administrator: the all-round ``admin`` or one of the three of 三员分立."""
+    return role_of(actor) in ADMINISTRATORS
 
 
 def is_own_department(actor: HasRole, department_id: int | None) -> bool:
@@ -84,9 +97,37 @@ def is_own_department(actor: HasRole, department_id: int | None) -> bool:
 
 # --- accounts ----------------------------------------------------------------------------------
 
+def _duty(actor: HasRole, dedicated: Role, separation: bool) -> bool:
+    """The dedicated 三员 role always; the all-round admin too while 三员分立 is off."""
+    role = role_of(actor)
+    return role is dedicated or (role is Role.ADMIN and not separation)
+
+
+def can_manage_accounts(actor: HasRole, separation: bool = False) -> bool:
+    """Accounts (create, change role or department, disable, reset password, end sessions) and
+    department records: the system administrator, and the all-round admin (also under 三员分立,
+    where it is the system administrator of an installation that started with one admin)."""
+    return role_of(actor) in (Role.SYSTEM_ADMIN, Role.ADMIN)
+
+
 def can_administer(actor: HasRole) -> bool:
-    """Accounts (create, change role, reset password, unlock, end sessions) and department records."""
-    return is_admin(actor)
+    """The older name of :func:`can_manage_accounts` (services of department records use it)."""
+    return can_manage_accounts(actor)
+
+
+def can_manage_security(actor: HasRole, separation: bool = False) -> bool:
+    """The security settings page and unlocking accounts: the security administrator."""
+    return _duty(actor, Role.SECURITY_ADMIN, separation)
+
+
+def can_read_audit(actor: HasRole, separation: bool = False) -> bool:
+    """The audit log, read-only (nobody may change it): the audit administrator."""
+    return _duty(actor, Role.AUDIT_ADMIN, separation)
+
+
+def can_change_role(actor: HasRole, user_id: int, separation: bool = False) -> bool:
+    """Give an account another role: an account manager, never for their own account."""
+    return can_manage_accounts(actor, separation) and actor.user_id != user_id
 
 
 # --- the library -------------------------------------------------------------------------------

@@ -56,6 +56,10 @@ class Role(LabelledEnum):
     FINANCE = "finance", "财政"
     EXPERT = "expert", "专家"
     ADMIN = "admin", "管理员"
+    # 三员分立 (等保 8.1.5): three administrators with disjoint duties, none with business rights.
+    SYSTEM_ADMIN = "sysadmin", "系统管理员"
+    SECURITY_ADMIN = "secadmin", "安全管理员"
+    AUDIT_ADMIN = "auditadmin", "审计管理员"
 
 
 OPERATORS = ("≥", "≤", "=", ">", "<")

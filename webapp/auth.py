@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 
+from sqlalchemy.exc import OperationalError
+
 from kb.errors import ValidationFailed
 from kb.models import User
 from kb.permissions import is_admin
@@ -25,6 +27,7 @@ bp = Blueprint("auth", __name__)
 SESSION_MAX_HOURS = 12
 ADMIN_IDLE_MINUTES = 15
 UNCHECKED_FOR_PASSWORD_AGE = {"auth.change_password", "auth.logout", "static"}
+PASSWORD_CHANGE_FIRST = "密码已过期或为管理员设置的临时密码，请先在网页上（右上角“修改密码”）修改密码，再使用 API。"
 
 
 def current_user() -> User | None:
@@ -68,9 +71,15 @@ def load_user() -> None:
     g.auth_method = None
     token = _bearer_token() if is_api_request() else None
     if token:
-        user = accounts.user_for_token(get_session(), token)
+        db = get_session()
+        user = accounts.user_for_token(db, token)
         if user is not None:
-            get_session().commit()  # last_used_at
+            if db.dirty:  # last_used_at, at most once a minute: most reads write nothing
+                try:
+                    db.commit()
+                except OperationalError:  # database busy: the read goes on, the touch waits for next time
+                    db.rollback()
+                    user = accounts.user_for_token(db, token)
             g.user, g.auth_method = user, "token"
         return None
     user_id = session.get("uid")
@@ -115,13 +124,17 @@ def sign_in_required():
 
 
 def check_password_age(user: User):
-    """Send a user whose password must be changed to the change form before anything else."""
-    if request.endpoint in UNCHECKED_FOR_PASSWORD_AGE or g.get("auth_method") == "token":
+    """Send a user whose password must be changed to the change form before anything else.
+
+    API tokens are held to the same rule: a token issued before the password expired (or before an
+    administrator set a temporary one) reads and writes nothing until the password is changed.
+    """
+    if request.endpoint in UNCHECKED_FOR_PASSWORD_AGE:
         return None
     if not accounts.password_expired(user, current_app.config["PASSWORD_MAX_AGE_DAYS"]):
         return None
     if is_api_request():
-        response = jsonify({"message": "密码已过期或为临时密码，请先在网页上修改密码。"})
+        response = jsonify({"message": PASSWORD_CHANGE_FIRST})
         response.status_code = 403
         return response
     return redirect(url_for("auth.change_password"))
@@ -138,18 +151,28 @@ def _safe_next(target: str | None) -> str:
 
 
 THROTTLED = "这台电脑的登录失败次数过多，请稍后再试；如忘记密码请联系系统管理员。"
-# Per-address limit on failed sign-ins (any usernames), on top of the per-account lockout. Generous on
-# purpose: behind a reverse proxy without ProxyFix every browser shares the proxy's address.
-IP_MAX_FAILURES = 100
 
 
 def ip_is_throttled() -> bool:
-    return accounts.too_many_failures_from(get_session(), request.remote_addr or "", IP_MAX_FAILURES,
-                                           current_app.config["LOGIN_LOCKOUT_MINUTES"])
+    """Too many failed sign-ins from this client (any usernames), on top of the per-account lockout.
+
+    ``request.remote_addr`` is the real client: behind the configured proxy it comes from
+    X-Forwarded-For (webapp.security.TrustedProxies), so one computer's guessing never locks out
+    everyone who shares the proxy.
+    """
+    config = current_app.config
+    return accounts.too_many_failures_from(get_session(), request.remote_addr or "",
+                                           config["LOGIN_ADDRESS_MAX_FAILURES"], config["LOGIN_ADDRESS_WINDOW_MINUTES"])
 
 
 def lockout_policy() -> accounts.LockoutPolicy:
-    return accounts.LockoutPolicy(current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_LOCKOUT_MINUTES"])
+    config = current_app.config
+    return accounts.LockoutPolicy(config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCKOUT_MINUTES"],
+                                  config["ACCOUNT_INACTIVE_DAYS"])
+
+
+def password_policy() -> accounts.PasswordPolicy:
+    return accounts.PasswordPolicy(current_app.config["PASSWORD_MIN_LENGTH"], current_app.config["PASSWORD_HISTORY"])
 
 
 def start_session(user: User) -> None:
@@ -215,7 +238,7 @@ def change_password():
         else:
             try:
                 accounts.change_password(db, current_actor(), user, request.form.get("current", ""), new,
-                                         current_app.config["PASSWORD_MIN_LENGTH"])
+                                         password_policy())
             except ValidationFailed as failure:
                 for problem in failure.problems:
                     problems.setdefault(problem.field, []).append(problem.message)

@@ -56,6 +56,7 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 CLI_ACTOR = Actor.system("命令行")
 
 
@@ -199,6 +200,25 @@ def users_add(ctx: Context, name: str, role: str, department: str | None, displa
     click.echo(f"已创建账号 {name}（{Role(role).label}）。")
 
 
+@users.command("disable-inactive")
+@click.option("--days", type=int, default=None, help="未登录超过多少天即停用（默认取 ACCOUNT_INACTIVE_DAYS，90）。")
+@pass_context
+def users_disable_inactive(ctx: Context, days: int | None) -> None:
+    """停用长期未登录的账号（等保：及时停用多余、过期账户）；可由定时任务每天运行。"""
+    from kb.services.accounts import disable_inactive_accounts
+
+    days = ctx.app.config["ACCOUNT_INACTIVE_DAYS"] if days is None else days
+    if days <= 0:
+        click.echo("未启用长期未登录停用（ACCOUNT_INACTIVE_DAYS=0），没有停用任何账号。")
+        return
+    with ctx.session() as session:
+        disabled = disable_inactive_accounts(session, CLI_ACTOR, days)
+    if disabled:
+        click.echo(f"已停用 {len(disabled)} 个超过 {days} 天未登录的账号：{'、'.join(disabled)}。")
+    else:
+        click.echo(f"没有超过 {days} 天未登录的账号。")
+
+
 @main.group()
 def index() -> None:
     """检索索引维护。"""
@@ -244,10 +264,36 @@ def index_check(ctx: Context) -> None:
 @click.option("--threads", default=4, show_default=True, type=int, help="每个进程的线程数。")
 @click.option("--server", "server_name", type=click.Choice(["auto", "gunicorn", "waitress"]), default="auto",
               show_default=True, help="auto：Linux 用 gunicorn，Windows 用 waitress。")
-@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, help="可信反向代理的地址。")
+@click.option("--forwarded-allow-ips", default=None,
+              help="可信反向代理的地址或网段（逗号分隔）；只信任它们发来的 X-Forwarded-For。默认取 FORWARDED_ALLOW_IPS（127.0.0.1）。")
+@click.option("--allow-unsafe", is_flag=True,
+              help="仅限测试机：即使 kb check-deploy 报告不安全设置也启动（也可设 KB_ALLOW_UNSAFE=true）。")
 @pass_context
-def serve(ctx: Context, host: str, port: int, workers: int, threads: int, server_name: str, forwarded_allow_ips: str) -> None:
-    """用生产级 WSGI 服务器提供网页服务（Linux：gunicorn 多进程；Windows：waitress）。"""
+def serve(ctx: Context, host: str, port: int, workers: int, threads: int, server_name: str,
+          forwarded_allow_ips: str | None, allow_unsafe: bool) -> None:
+    """用生产级 WSGI 服务器提供网页服务（Linux：gunicorn 多进程；Windows：waitress）。
+
+    启动前执行与 kb check-deploy 相同的检查，有不安全设置时拒绝启动（--allow-unsafe 除外）。
+    """
+    from webapp.commands.deploy_checks import deployment_of, unsafe_findings
+    from webapp.security import trust_proxies
+
+    # Bound to this computer only, the app is reached through a local proxy or tried out locally:
+    # HTTPS is then the proxy's business (check-deploy still reports a missing secure cookie).
+    behind_tls = host not in LOOPBACK_HOSTS
+    unsafe = unsafe_findings(deployment_of(ctx.app, behind_tls=behind_tls))
+    if unsafe:
+        for finding in unsafe:
+            click.echo(str(finding), err=True)
+        if not (allow_unsafe or ctx.app.config["KB_ALLOW_UNSAFE"]):
+            click.echo(f"拒绝启动：发现 {len(unsafe)} 项不安全设置（见上，与 kb check-deploy 相同）。请按提示修改；"
+                       "仅在测试机上可加 --allow-unsafe 或设置 KB_ALLOW_UNSAFE=true 强制启动。", err=True)
+            sys.exit(1)
+        click.echo(f"警告：带着 {len(unsafe)} 项不安全设置启动（--allow-unsafe），只可用于测试机。", err=True)
+
+    if forwarded_allow_ips is None:
+        forwarded_allow_ips = ctx.app.config["FORWARDED_ALLOW_IPS"]
+    trust_proxies(ctx.app, forwarded_allow_ips)
     if server_name == "auto":
         server_name = "waitress" if sys.platform == "win32" else "gunicorn"
     from webapp import repair_search_index
@@ -259,10 +305,9 @@ def serve(ctx: Context, host: str, port: int, workers: int, threads: int, server
     if server_name == "waitress":
         from waitress import serve as waitress_serve
 
-        # One process; waitress threads share the engine. Only the proxy's X-Forwarded-* are trusted.
-        waitress_serve(ctx.app, host=host, port=port, threads=max(threads, 4) * max(workers, 1),
-                       trusted_proxy=forwarded_allow_ips, trusted_proxy_headers="x-forwarded-for x-forwarded-proto",
-                       clear_untrusted_proxy_headers=True)
+        # One process; waitress threads share the engine. The app itself believes X-Forwarded-* only
+        # from the trusted proxies (webapp.security.TrustedProxies), as under gunicorn.
+        waitress_serve(ctx.app, host=host, port=port, threads=max(threads, 4) * max(workers, 1))
         return
     from gunicorn.app.base import BaseApplication
 
@@ -282,7 +327,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, threads: int, server
         def load(self):
             from webapp import create_app
 
-            return create_app()
+            return create_app({"FORWARDED_ALLOW_IPS": forwarded_allow_ips})
 
     Server().run()
 

@@ -18,22 +18,35 @@ DEFAULTS: dict[str, Any] = {
     # Security profile (等保 2.0 / security.md); check-deploy reports unsafe values.
     "PASSWORD_MIN_LENGTH": 8,
     "PASSWORD_MAX_AGE_DAYS": 90,  # 0 disables rotation
+    "PASSWORD_HISTORY": 5,  # the current and the last 4 passwords may not be chosen again (等保 practice)
+    "ACCOUNT_INACTIVE_DAYS": 90,  # accounts unused this long are disabled (sign-in, kb users disable-inactive); 0: never
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_MINUTES": 15,
+    # Failed sign-ins per real client address (any usernames) before that address must wait.
+    "LOGIN_ADDRESS_MAX_FAILURES": 10,
+    "LOGIN_ADDRESS_WINDOW_MINUTES": 15,
+    # The reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or
+    # networks, as gunicorn's --forwarded-allow-ips); from anyone else the headers are dropped.
+    "FORWARDED_ALLOW_IPS": "127.0.0.1",
+    "SEARCH_RATE_PER_MINUTE": 60,  # searches per user and minute (web and API); 0 switches the limit off
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_COOKIE_SECURE": False,  # set true behind TLS
     "SEPARATION_OF_DUTIES": False,  # 三员分立: system / security / audit administrators
     "AUDIT_RETENTION_DAYS": 184,
+    # kb serve refuses what kb check-deploy calls unsafe; true only on a test machine (or --allow-unsafe).
+    "KB_ALLOW_UNSAFE": False,
     "REVIEW_CERTIFICATION_RULE": "all",  # 专家审定: every assigned expert ("all") or a "majority"
 }
 ENVIRONMENT_KEYS = ("KB_DATA_DIR", "DATABASE_URL", "KB_SECRET_KEY", "SEARCH_BACKEND", "SEARCH_INDEX_DIR",
-                    "REVIEW_CERTIFICATION_RULE")
+                    "REVIEW_CERTIFICATION_RULE", "FORWARDED_ALLOW_IPS")
 # Numbers and switches a deployment sets in its environment (systemd unit / service), converted
 # to the type of their default: e.g. SESSION_COOKIE_SECURE=true, MAX_CONTENT_LENGTH=10485760.
 TYPED_ENVIRONMENT_KEYS = (
-    "MAX_CONTENT_LENGTH", "PASSWORD_MIN_LENGTH", "PASSWORD_MAX_AGE_DAYS", "LOGIN_MAX_FAILURES",
-    "LOGIN_LOCKOUT_MINUTES", "SESSION_IDLE_MINUTES", "SESSION_COOKIE_SECURE", "SEPARATION_OF_DUTIES",
-    "AUDIT_RETENTION_DAYS",
+    "MAX_CONTENT_LENGTH", "PASSWORD_MIN_LENGTH", "PASSWORD_MAX_AGE_DAYS", "PASSWORD_HISTORY",
+    "ACCOUNT_INACTIVE_DAYS", "LOGIN_MAX_FAILURES",
+    "LOGIN_LOCKOUT_MINUTES", "LOGIN_ADDRESS_MAX_FAILURES", "LOGIN_ADDRESS_WINDOW_MINUTES", "SESSION_IDLE_MINUTES",
+    "SEARCH_RATE_PER_MINUTE", "SESSION_COOKIE_SECURE", "SEPARATION_OF_DUTIES",
+    "AUDIT_RETENTION_DAYS", "KB_ALLOW_UNSAFE",
 )
 
 

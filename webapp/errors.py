@@ -7,10 +7,12 @@ the audit log in its own short transaction (the business transaction was rolled 
 """
 from __future__ import annotations
 
+import sqlite3
 import uuid
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -27,7 +29,9 @@ TITLES = {
     409: "内容已被他人修改",
     413: "文件太大",
     422: "填写的内容有问题",
+    429: "操作过于频繁",
     500: "系统出错了",
+    503: "系统繁忙",
 }
 HELP = {
     400: "请返回上一页刷新后重试。",
@@ -36,7 +40,10 @@ HELP = {
     405: "请从页面上的按钮进行操作。",
     413: "上传的文件超过了允许的大小，请拆分后再上传。",
     500: "请稍后重试；如果问题持续，请把下方的“错误编号”告诉系统管理员。",
+    503: "您的操作没有保存。请稍后再试（通常几秒钟即可）；如果问题持续，请联系系统管理员。",
 }
+DATABASE_BUSY = "数据库正忙（其他人正在保存或系统正在维护），您的操作没有完成，请稍后再试。"
+RETRY_AFTER_SECONDS = 5
 
 
 def wants_json() -> bool:
@@ -98,6 +105,28 @@ def _stale_data(error: StaleDataError):
     return render_error(409, "您保存的内容已被他人同时修改，您的修改没有保存。请刷新页面查看最新内容后再操作。")
 
 
+def _database_error(error: Exception):
+    """SQLite's "database is locked" after the busy timeout: 503 and a retry, not a 500.
+
+    The driver's own error arrives unwrapped when the lock is taken in kb.db's BEGIN IMMEDIATE hook.
+    """
+    from webapp.db import get_session
+
+    if not is_database_busy(error):
+        raise error
+    get_session().rollback()
+    current_app.logger.warning("database busy on %s %s: %s", request.method, request.path, error)
+    response = current_app.make_response(render_error(503, DATABASE_BUSY))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def is_database_busy(error: Exception) -> bool:
+    """SQLite's lock timeout (PostgreSQL's lock_timeout too, should a deployment set one)."""
+    text = str(getattr(error, "orig", None) or error).lower()
+    return "database is locked" in text or "database is busy" in text or "lock timeout" in text
+
+
 def _csrf_error(error: CSRFError):
     return render_error(400, "页面已过期或来源无法验证（CSRF 校验失败）。请刷新页面后重新提交。")
 
@@ -138,5 +167,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(KbError, _kb_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(StaleDataError, _stale_data)
+    app.register_error_handler(OperationalError, _database_error)
+    app.register_error_handler(sqlite3.OperationalError, _database_error)
     # Unhandled exceptions arrive as InternalServerError (500) when not testing; tests see them raised.
     app.register_error_handler(HTTPException, _http_error)

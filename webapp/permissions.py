@@ -66,11 +66,16 @@ ALL_ROLES: frozenset[Role] = frozenset(Role)
 
 @dataclass(frozen=True)
 class Rule:
-    """Who may open a route. ``roles=None`` means open to everybody, signed in or not."""
+    """Who may open a route. ``roles=None`` means open to everybody, signed in or not.
+
+    ``duty`` names an administrator's duty predicate of :mod:`kb.permissions` (``can_read_audit``…),
+    asked with the deployment's 三员分立 switch instead of a list of roles.
+    """
 
     roles: frozenset[Role] | None
     scope: str | None = None
     write: bool = False
+    duty: Callable[..., bool] | None = None
 
     @property
     def public(self) -> bool:
@@ -85,10 +90,18 @@ def allow(*roles: Role, scope: str | None = None, write: bool = False) -> Rule:
     return Rule(frozenset(Role(role) for role in roles) if roles else ALL_ROLES, scope, write)
 
 
+def duty(predicate: Callable[..., bool]) -> Rule:
+    """A rule for an administrator's duty (accounts, security, audit) under 三员分立 or not."""
+    return Rule(ALL_ROLES, duty=predicate)
+
+
 PUBLIC = Rule(None)
 SIGNED_IN = allow()
 FINANCE = allow(Role.FINANCE, Role.ADMIN, write=True)
-ADMIN = allow(Role.ADMIN)
+ACCOUNTS = duty(kb_permissions.can_manage_accounts)  # 系统管理员
+SECURITY = duty(kb_permissions.can_manage_security)  # 安全管理员
+AUDIT = duty(kb_permissions.can_read_audit)  # 审计管理员
+ADMIN = ACCOUNTS  # the older name: account and department administration
 
 # The table. Rows of features built elsewhere are added with ``register`` from their own modules.
 RULES: dict[str, Rule] = {
@@ -122,6 +135,8 @@ RULES: dict[str, Rule] = {
     "admin.edit_user": ADMIN,
     "admin.departments": ADMIN,
     "admin.edit_department": ADMIN,
+    "admin.security": SECURITY,
+    "admin.unlock_user": SECURITY,
     # HTTP API (CONTRACT §5)
     "api.search": SIGNED_IN,
     "api.recommend": SIGNED_IN,
@@ -182,12 +197,18 @@ def rule_for(endpoint: str | None) -> Rule | None:
     return RULES.get(endpoint or "")
 
 
+def separation_of_duties() -> bool:
+    return bool(current_app.config.get("SEPARATION_OF_DUTIES"))
+
+
 def role_allowed(rule: Rule, user) -> bool:
     """Whether ``user`` passes the role part of ``rule`` (the object scope is checked separately)."""
     if rule.public:
         return True
     if user is None or user.role not in rule.roles:
         return False
+    if rule.duty is not None:
+        return rule.duty(user, separation_of_duties())
     if rule.write and is_admin(user) and current_app.config.get("SEPARATION_OF_DUTIES"):
         return False
     return True
@@ -214,7 +235,7 @@ def can_open(endpoint: str, **view_args: Any) -> bool:
 
 def enforce():
     """``before_request``: sign-in, role and own-department checks for the matched endpoint."""
-    from webapp import auth, errors
+    from webapp import auth, errors, ratelimit
 
     if request.endpoint is None:  # no route matched: Flask answers 404 itself
         return None
@@ -237,7 +258,7 @@ def enforce():
         return errors.denied(f"您的角色（{user.role.label}）没有权限使用此功能。")
     if not scope_allowed(rule, user, request.view_args or {}):
         return errors.denied("部门用户只能访问和修改本部门的指标与指标集。")
-    return None
+    return ratelimit.check_search_rate(user)
 
 
 def template_predicates() -> dict[str, Any]:
@@ -247,7 +268,7 @@ def template_predicates() -> dict[str, Any]:
 
     user = g.get("user")
     return {**kb_permissions.PREDICATES, "actor": Actor.of(user) if user is not None else None,
-            "role_labels": Role.labels()}
+            "role_labels": Role.labels(), "separation": separation_of_duties()}
 
 
 def init_app(app: Flask) -> None:

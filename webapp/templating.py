@@ -27,6 +27,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("sheets.index", "模版导入"),
     ("audit.index", "审计日志"),
     ("admin.users", "账户管理"),
+    ("admin.security", "安全管理"),
     ("personal.index", "我的"),
 )
 

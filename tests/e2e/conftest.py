@@ -35,7 +35,7 @@ from kb.services.library import load_library, parse_library
 from kb.services.users import add_user
 from tests.conftest import SEED_PATHS
 
-PASSWORD = "Xiangyuan#2025"
+PASSWORD = "Qingshan#2025"
 USERS = (
     ("caizheng", "finance", None),
     ("jiaoyu", "department", "101"),

@@ -110,7 +110,7 @@ def test_main_pages_for_the_readme(page, live_server, login, screenshot, browser
         mobile = phone.new_page()
         mobile.goto(f"{live_server.url}/login")
         mobile.fill("#username", "jiaoyu")
-        mobile.fill("#password", "Xiangyuan#2025")
+        mobile.fill("#password", "Qingshan#2025")
         mobile.click("button[type=submit]")
         mobile.goto(f"{live_server.url}/?q=学生")
         width = mobile.evaluate("document.documentElement.scrollWidth")

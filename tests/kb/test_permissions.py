@@ -40,7 +40,8 @@ def who(predicate, *args, **kwargs) -> set[str]:
 
 def test_role_values_and_labels_are_unchanged():
     assert [(r.value, r.label) for r in Role] == [
-        ("department", "预算部门"), ("finance", "财政"), ("expert", "专家"), ("admin", "管理员")]
+        ("department", "预算部门"), ("finance", "财政"), ("expert", "专家"), ("admin", "管理员"),
+        ("sysadmin", "系统管理员"), ("secadmin", "安全管理员"), ("auditadmin", "审计管理员")]
     assert Role("finance") is Role.FINANCE and Role.FINANCE == "finance"
 
 
@@ -52,7 +53,7 @@ def test_actor_carries_the_enum_and_the_audit_token():
 
 
 def test_the_administrator_administers_and_keeps_the_library_but_never_acts_in_a_workflow():
-    assert who(permissions.can_administer) == {"admin"}
+    assert who(permissions.can_administer) == {"admin", "sysadmin"}
     assert who(permissions.can_keep_library) == {"finance", "admin"}
     assert who(permissions.can_edit_indicator, SimpleNamespace(department_id=None, department=None)) \
         == {"finance", "admin"}

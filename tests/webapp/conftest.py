@@ -25,7 +25,7 @@ from kb.services import users as users_service
 from kb.services.users import add_user
 from kb.vocab import SetStatus
 
-PASSWORD = "Xiangyuan#2025"
+PASSWORD = "Qingshan#2025"
 _META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

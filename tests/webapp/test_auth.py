@@ -156,11 +156,9 @@ def test_admins_time_out_after_15_minutes_when_duties_are_separated(app_config, 
     app.extensions["kb"].engine.dispose()
 
 
-def test_many_failures_from_one_computer_are_slowed_down(app, client, make_user, monkeypatch):
-    from webapp import auth
-
+def test_many_failures_from_one_computer_are_slowed_down(app, client, make_user):
     make_user("finance", username="caizheng")
-    monkeypatch.setattr(auth, "IP_MAX_FAILURES", 3)
+    app.config["LOGIN_ADDRESS_MAX_FAILURES"] = 3
     for name in ("a1", "b2", "c3"):  # different (unknown) usernames: no account lockout applies
         assert client.post("/login", data={"username": name, "password": "x"}).status_code == 401
     throttled = client.post("/login", data={"username": "caizheng", "password": PASSWORD})

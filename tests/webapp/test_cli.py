@@ -50,7 +50,7 @@ def test_export_load_round_trip_via_cli(runner, tmp_path: Path):
 
 def test_users_add_reads_password_from_environment(runner, engine, monkeypatch):
     runner.invoke(main, ["init"])
-    monkeypatch.setenv("KB_PASSWORD", "Xiangyuan#2025")
+    monkeypatch.setenv("KB_PASSWORD", "Qingshan#2025")
     result = runner.invoke(main, ["users", "add", "jiaoyu", "--role", "department", "--department", "101"])
     assert result.exit_code == 0, result.output
     with engine.connect() as connection:

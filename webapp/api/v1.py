@@ -1,7 +1,7 @@
 """``/api/v1`` endpoints: search, recommend, suggest, indicators, departments, tokens."""
 from __future__ import annotations
 
-from flask import abort, g, jsonify, request
+from flask import abort, current_app, g, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -13,7 +13,7 @@ from kb.services import accounts
 from kb.services.indicators import get_indicator, update_indicator
 from kb.services.library import indicator_to_dict
 from webapp import lookups
-from webapp.auth import THROTTLED, current_actor, ip_is_throttled, lockout_policy
+from webapp.auth import PASSWORD_CHANGE_FIRST, THROTTLED, current_actor, ip_is_throttled, lockout_policy
 from webapp.db import get_search, get_session
 from webapp.security import csrf
 
@@ -176,6 +176,12 @@ class Tokens(MethodView):
             db.commit()
             response = jsonify({"message": failure.message})
             response.status_code = 401
+            abort(response)
+        if accounts.password_expired(user, current_app.config["PASSWORD_MAX_AGE_DAYS"]):
+            # The web sends such a user to /password first; the API must not be a way around it.
+            db.commit()  # the sign-in's audit row
+            response = jsonify({"message": PASSWORD_CHANGE_FIRST})
+            response.status_code = 403
             abort(response)
         token = accounts.issue_token(db, user, request.remote_addr or "")
         db.commit()

@@ -188,6 +188,24 @@ def run_checks(deployment: Deployment) -> list[Finding]:
     return sorted(findings, key=lambda finding: finding.level != UNSAFE)
 
 
+def deployment_of(app, behind_tls: bool = True) -> Deployment:
+    """What the checks look at for a built app (``kb check-deploy`` and ``kb serve``)."""
+    from kb.services.users import hash_password, verify_password
+
+    return Deployment(
+        config=dict(app.config),
+        engine=app.extensions["kb"].engine,
+        behind_tls=behind_tls,
+        hash_sample=lambda: hash_password("Check-deploy#1"),
+        verify_password=verify_password,
+    )
+
+
+def unsafe_findings(deployment: Deployment) -> list[Finding]:
+    """The findings that make check-deploy fail and kb serve refuse to start."""
+    return [finding for finding in run_checks(deployment) if finding.level == UNSAFE]
+
+
 def _filesystem(path: Path, mounts: str | None) -> str:
     """The filesystem type holding ``path`` (longest matching mount point in /proc/mounts)."""
     if mounts is None:

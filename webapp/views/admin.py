@@ -67,20 +67,22 @@ def edit_user(user_id: int):
         action = request.form.get("action", "save")
         try:
             if action == "unlock":
-                accounts.unlock_user(session, current_actor(), user)
+                accounts.unlock_user(session, current_actor(), user, separation_of_duties=_separation())
                 message = "账户已解锁。"
             elif action == "end_sessions":
                 accounts.end_sessions(session, current_actor(), user, reason="管理员结束其全部登录")
                 message = "该账户在所有设备上的登录和 API 令牌已全部失效。"
             elif action == "reset":
-                accounts.reset_password(session, current_actor(), user, request.form.get("password", ""))
+                accounts.reset_password(session, current_actor(), user, request.form.get("password", ""),
+                                        history=current_app.config["PASSWORD_HISTORY"],
+                                        separation_of_duties=_separation())
                 message = "密码已重置为临时密码，本人下次登录时须修改；其原有登录已全部失效。"
             else:
                 accounts.update_user(session, current_actor(), user, role=request.form.get("role", ""),
                                      department_code=request.form.get("department") or None,
                                      display_name=request.form.get("display_name", "").strip(),
                                      is_active=request.form.get("is_active") == "on",
-                                     separation_of_duties=current_app.config["SEPARATION_OF_DUTIES"])
+                                     separation_of_duties=_separation())
                 message = "已保存。"
         except ValidationFailed as error:
             session.rollback()
@@ -91,6 +93,42 @@ def edit_user(user_id: int):
             return redirect(url_for("admin.edit_user", user_id=user.id))
     return render_template("admin/user_form.html", user=user, form=request.form, problems=problems,
                            roles=list(Role), departments=_departments(), now=utcnow()), (422 if problems else 200)
+
+
+# The security profile as the security administrator sees it (read-only: set in the environment).
+SECURITY_SETTINGS = (
+    ("PASSWORD_MIN_LENGTH", "口令最短长度"), ("PASSWORD_MAX_AGE_DAYS", "口令有效期（天）"),
+    ("PASSWORD_HISTORY", "不可重复使用的最近口令数"), ("LOGIN_MAX_FAILURES", "账户连续失败次数上限"),
+    ("LOGIN_LOCKOUT_MINUTES", "锁定时长（分钟）"), ("LOGIN_ADDRESS_MAX_FAILURES", "同一地址失败次数上限"),
+    ("LOGIN_ADDRESS_WINDOW_MINUTES", "同一地址统计时段（分钟）"), ("ACCOUNT_INACTIVE_DAYS", "未登录自动停用（天）"),
+    ("SESSION_IDLE_MINUTES", "空闲自动退出（分钟）"), ("SEARCH_RATE_PER_MINUTE", "每人每分钟检索次数上限"),
+    ("SEPARATION_OF_DUTIES", "三员分立"), ("SESSION_COOKIE_SECURE", "仅经 HTTPS 发送会话 Cookie"),
+    ("FORWARDED_ALLOW_IPS", "可信反向代理"), ("AUDIT_RETENTION_DAYS", "审计日志留存（天）"),
+)
+
+
+def _separation() -> bool:
+    return bool(current_app.config["SEPARATION_OF_DUTIES"])
+
+
+@bp.get("/security")
+def security():
+    """安全管理：安全策略与被锁定的账户（安全管理员）。"""
+    now = utcnow()
+    locked = get_session().scalars(select(User).where(User.locked_until > now).order_by(User.username)).all()
+    settings = [(label, current_app.config.get(key), key) for key, label in SECURITY_SETTINGS]
+    return render_template("admin/security.html", locked=locked, settings=settings, now=now)
+
+
+@bp.post("/users/<int:user_id>/unlock")
+def unlock_user(user_id: int):
+    """解锁账户（安全管理员）。"""
+    session = get_session()
+    user = _user(user_id)
+    accounts.unlock_user(session, current_actor(), user, separation_of_duties=_separation())
+    session.commit()
+    flash(f"账户 {user.username} 已解锁。", "success")
+    return redirect(url_for("admin.security"))
 
 
 @bp.get("/departments")

@@ -11,11 +11,11 @@ from kb.models import AuditEntry
 from kb.services.audit import record_change
 from webapp.auth import current_actor
 from webapp.db import get_session
-from webapp.permissions import ADMIN, register
+from webapp.permissions import AUDIT, register
 from webapp.templating import LOCAL_TIME
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
-register({"audit.index": ADMIN, "audit.detail": ADMIN})
+register({"audit.index": AUDIT, "audit.detail": AUDIT})  # 审计管理员 (三员分立)
 PAGE_SIZE = 50
 
 ACTION_LABELS = {

@@ -12,7 +12,7 @@ from kb.services import accounts
 from kb.services.audit import Actor
 from kb.services.users import add_user
 
-PASSWORD = "Xiangyuan#2025"
+PASSWORD = "Qingshan#2025"
 POLICY = accounts.LockoutPolicy(max_failures=5, lockout_minutes=30)
 
 

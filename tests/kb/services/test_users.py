@@ -3,7 +3,7 @@ import pytest
 from kb.errors import ValidationFailed
 from kb.services.users import add_user, password_problems, verify_password
 
-STRONG = "Xiangyuan#2025"
+STRONG = "Qingshan#2025"
 
 
 def test_add_user_hashes_with_argon2(session, actor, make_department):
