@@ -121,7 +121,8 @@ def round_score(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _decimal(text: Any) -> Decimal | None:
+def parse_amount(text: Any) -> Decimal | None:
+    """A number as typed in a money or score cell (``1,200``, ``95万元``); None when it is not one."""
     if text is None:
         return None
     if isinstance(text, (int, float, Decimal)) and not isinstance(text, bool):
@@ -148,7 +149,7 @@ def grade_of(total: float, rules: Mapping[str, Any] | None = None) -> str:
 def score_execution(budget: Any, executed: Any, rules: Mapping[str, Any] | None = None) -> ExecutionScore:
     """执行率 = 全年执行数 ÷ 全年预算数; 得分 = 10 × min(执行率, 1)."""
     rules = rules or load_rules()
-    budget_value, executed_value = _decimal(budget), _decimal(executed)
+    budget_value, executed_value = parse_amount(budget), parse_amount(executed)
     problems = []
     if budget_value is None or budget_value <= 0:
         problems.append(Issue(BUDGET, "请填写全年预算数（万元，大于 0 的数字）。"))
@@ -203,7 +204,7 @@ def score_table(table: TableInput, rules: Mapping[str, Any] | None = None) -> Sc
 
 
 def _weights(rows: Sequence[RowInput], rules, problems: list[Issue]) -> list[Decimal | None]:
-    entered = [_decimal(row.weight) if (row.weight or "").strip() else None for row in rows]
+    entered = [parse_amount(row.weight) if (row.weight or "").strip() else None for row in rows]
     defaults = default_weights([row.level1 for row in rows], rules)
     filled = [w for w in entered if w is not None]
     if not filled:
@@ -294,7 +295,7 @@ def _quantitative(operator: str, target: Decimal, actual: Decimal, weight: Decim
 
 
 def _compare_entered(row: RowInput, score: Decimal, result: RowScore) -> None:
-    entered = _decimal(row.entered_score) if (row.entered_score or "").strip() else None
+    entered = parse_amount(row.entered_score) if (row.entered_score or "").strip() else None
     if entered is not None and round_score(entered) != round_score(score):
         result.notes.append(Issue(SCORE, f"填写的得分 {entered.normalize():f} 与按规则计算的 "
                                          f"{round_score(score):f} 不同，以计算结果为准。"))
@@ -319,7 +320,7 @@ def _score_qualitative(row: RowInput, weight: Decimal, result: RowScore, rules) 
         result.problems.append(Issue(ACTUAL, message))
         return None
     result.grade, result.met = band["grade"], bool(band["met"])
-    entered = _decimal(row.entered_score) if (row.entered_score or "").strip() else None
+    entered = parse_amount(row.entered_score) if (row.entered_score or "").strip() else None
     low, high = weight * Decimal(str(band["low"])), weight * Decimal(str(band["high"]))
     band_text = f"{round_score(low):f}–{round_score(high):f}"
     if entered is None:
