@@ -9,7 +9,7 @@ import importlib
 
 import click
 
-MODULES: tuple[str, ...] = ("ops", "goals", "sheets")
+MODULES: tuple[str, ...] = ("ops", "goals", "sheets", "selfeval")
 
 
 def register(group: click.Group) -> None:
