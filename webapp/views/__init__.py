@@ -6,7 +6,8 @@ import importlib
 from flask import Flask
 
 # Feature modules whose ``bp`` is registered on the app; add a feature by adding its module here.
-MODULES: tuple[str, ...] = ("departments", "search", "indicators", "personal", "admin", "goals", "usage", "workflow", "audit", "sheets")
+MODULES: tuple[str, ...] = ("departments", "search", "indicators", "personal", "admin", "goals", "usage", "workflow", "audit", "sheets",
+                            "selfeval")
 
 
 def register_blueprints(app: Flask) -> None:
