@@ -67,6 +67,12 @@ class IndicatorValues:
         return [o for o in self.observations if o.kind == TARGET]
 
     @property
+    def unit(self) -> str:
+        """The unit the actuals were reported in (the most common one)."""
+        units = [o.unit for o in self.actuals if o.unit]
+        return max(set(units), key=units.count) if units else ""
+
+    @property
     def proposed_range(self) -> ValueRange | None:
         return value_range([o.value for o in self.actuals])
 
@@ -81,6 +87,39 @@ class IndicatorValues:
                          "actual": statistics.fmean(actuals) if actuals else None,
                          "targets": len(targets), "actuals": len(actuals)})
         return rows
+
+
+    def chart(self, width: int = 600, height: int = 200) -> dict[str, Any] | None:
+        """Coordinates for a server-side SVG: the proposed range as a band, every actual as a dot,
+        the mean target and mean actual per year as lines (x: years, y: values, top = highest)."""
+        if not self.observations:
+            return None
+        years = [row["year"] for row in self.by_year()]
+        observed = self.proposed_range
+        values = [o.value for o in self.observations] + ([observed.low, observed.high] if observed else [])
+        low, high = min(values), max(values)
+        pad = (high - low) * 0.1 or abs(high) * 0.1 or 1
+        low, high = low - pad, high + pad
+        step = width / len(years)
+
+        def x(year: int) -> float:
+            return round(step * years.index(year) + step / 2, 1)
+
+        def y(value: float) -> float:
+            return round(height - (value - low) / (high - low) * height, 1)
+
+        def line(key: str) -> str:
+            return " ".join(f"{x(r['year'])},{y(r[key])}" for r in self.by_year() if r[key] is not None)
+
+        return {
+            "width": width, "height": height,
+            "years": [{"year": year, "x": x(year)} for year in years],
+            "dots": [{"x": x(o.year), "y": y(o.value), "title": f"{o.year} {o.department} {o.project}：{o.value:g}{o.unit}"}
+                     for o in self.actuals],
+            "targets": line("target"), "actuals": line("actual"),
+            "band": {"y": y(observed.high), "height": round(y(observed.low) - y(observed.high), 1)} if observed else None,
+            "axis": [{"y": y(v), "label": f"{v:g}"} for v in (low + pad, high - pad)],
+        }
 
 
 def value_range(values: Iterable[float]) -> ValueRange | None:

@@ -91,3 +91,40 @@ def test_expert_reads_but_does_not_upload_or_draw(world, client, make_user, logi
     assert client.get("/selfeval/statistics").status_code == 200
     assert client.post("/selfeval/spot-checks", data={"percentage": "10"}).status_code == 403
     assert upload(client, ("a.xlsx", filled_bytes())).status_code == 403
+
+
+def _tables_with_actuals(app, actuals: list[str]) -> None:
+    with app.extensions["kb"].sessions() as session:
+        from kb.services import selfeval
+        from kb.services.audit import Actor
+        files = []
+        for i, actual in enumerate(actuals):
+            rows = [dict(row) for row in EXAMPLE_ROWS]
+            rows[4].update(code="JY-003", name="就读率", target="≥90%", actual=actual, explanation="原因")
+            files.append((f"{i}.xlsx", filled_bytes(project=f"2023年资助项目{i}", department="101", rows=rows)))
+        selfeval.import_selfevaluations(session, Actor("财政", "finance"), files)
+        session.commit()
+
+
+def test_indicator_detail_shows_observed_values_chart_and_range(world, client, make_user, login):
+    _tables_with_actuals(world, ["88%", "90%", "92%", "94%"])
+    login(client, make_user("expert").username)
+    page = client.get("/indicators/JY-003").get_data(as_text=True)
+    assert 'id="observed-values"' in page and "<svg class=\"values-chart\"" in page
+    assert "建议取值范围：<strong data-proposed-range>89.5–92.5%</strong>" in page
+    assert "4 个实际完成值" in page and "<script" not in page.split('id="observed-values"')[1].split("</section>")[0]
+
+
+def test_new_goal_for_the_same_project_shows_last_years_actual_and_warns(world, client, make_user, login):
+    _tables_with_actuals(world, ["95%"])
+    user = make_user("department", "101")
+    login(client, user.username)
+    created = client.post("/goals/new", data={"name": "2024年资助项目0", "year": "2024", "amount": "10",
+                                              "kind": "延续", "indicator": "JY-003"})
+    assert created.status_code == 302
+    page = client.get(created.headers["Location"]).get_data(as_text=True)
+    assert "上年实际（2023 年自评）：95%" in page
+    goal_id = int(created.headers["Location"].split("/")[-2])
+    body = client.post(f"/goals/{goal_id}/check", json={"project": {"name": "2024年资助项目0"}, "rows": [
+        {"code": "JY-003", "name": "就读率", "operator": "≥", "target": "90", "unit": "%", "nature": "定量"}]}, headers={"X-CSRFToken": client.csrf_token()}).get_json()
+    assert "below_last_actual" in {f["rule"] for f in body["findings"]}

@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from kb import permissions
 from kb.models import AuditEntry, Department, Indicator, IndicatorSet
-from kb.services import personal
+from kb.services import indicator_values, personal
 from kb.services.goal_usage import usage_count
 from kb.services.indicators import get_indicator
 from webapp import lookups
@@ -83,7 +83,14 @@ def detail(code: str):
         can_edit=permissions.can_edit_indicator(actor, indicator),
         copy_targets=copy_targets,
         own_department=own_department,
+        **_observed(session, indicator),
     )
+
+
+def _observed(session, indicator: Indicator) -> dict:
+    """Targets and actuals flowing back from goals and self-evaluations (section detail_values.html)."""
+    values = indicator_values.indicator_values(session, indicator.code)
+    return {"values": values, "chart": values.chart(), "standards": indicator_values.standards(indicator)}
 
 
 @bp.get("/compare")
