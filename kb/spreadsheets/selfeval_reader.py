@@ -20,6 +20,7 @@ from kb.selfeval import scoring
 from kb.selfeval.scoring import RowInput, ScoreResult, TableInput
 from kb.spreadsheets.safety import SAVE_AS_XLSX, check_upload
 from kb.spreadsheets.values import cell_text, clean_name, clean_text, squeeze
+from kb.spreadsheets.xlsx_cells import Cell, UnreadableWorkbook, read_sheets
 
 YEAR = re.compile(r"(20\d{2})\s*年")
 MAX_SEARCH_ROWS = 40
@@ -86,29 +87,50 @@ def read_selfeval(content: bytes, filename: str) -> SelfEvaluationSheet:
     if checked.kind != "xlsx":
         raise ValidationFailed([Problem("自评表须为 Excel 工作簿（.xlsx）。请下载自评表模版填写后上传。", filename)])
     try:
+        grids = _fast_grids(content)
+    except UnreadableWorkbook:
+        grids = _openpyxl_grids(content, filename)
+    for title, grid in grids:
+        sheet = _parse(grid, filename, title)
+        if sheet is not None:
+            return sheet
+    raise ValidationFailed([Problem(
+        "没有找到自评表的“绩效指标”表头（一级指标、三级指标、实际完成值等列）。请使用下载的自评表模版填写，不要删除表头。", filename)])
+
+
+def _fast_grids(content: bytes) -> list[tuple[str, list[tuple[int, list[str]]]]]:
+    grids = []
+    for sheet in read_sheets(content, MAX_SEARCH_ROWS + MAX_INDICATOR_ROWS):
+        grid = []
+        for number in sorted(sheet.rows):
+            cells = sheet.rows[number]
+            values = [""] * max(cells)
+            for column, cell in cells.items():
+                values[column - 1] = _text(cell)
+            grid.append((number, values))
+        grids.append((sheet.title, grid))
+    return grids
+
+
+def _openpyxl_grids(content: bytes, filename: str) -> list[tuple[str, list[tuple[int, list[str]]]]]:
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl's notes about dropped WPS extensions do not matter
             workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds on broken files
         raise ValidationFailed([Problem("文件已损坏或不是标准的 Excel 工作簿，无法读取。" + SAVE_AS_XLSX, filename)]) from None
     try:
-        for worksheet in workbook.worksheets:
-            if worksheet.sheet_state != "visible":
-                continue
-            grid = [(number, [_text(cell) for cell in cells])
-                    for number, cells in enumerate(worksheet.iter_rows(max_row=MAX_SEARCH_ROWS + MAX_INDICATOR_ROWS), start=1)]
-            sheet = _parse(grid, filename, worksheet.title)
-            if sheet is not None:
-                return sheet
+        return [(worksheet.title, [(number, [_text(cell) for cell in cells]) for number, cells in enumerate(
+                    worksheet.iter_rows(max_row=MAX_SEARCH_ROWS + MAX_INDICATOR_ROWS), start=1)])
+                for worksheet in workbook.worksheets if worksheet.sheet_state == "visible"]
     finally:
         workbook.close()
-    raise ValidationFailed([Problem(
-        "没有找到自评表的“绩效指标”表头（一级指标、三级指标、实际完成值等列）。请使用下载的自评表模版填写，不要删除表头。", filename)])
 
 
 def _text(cell) -> str:
     value = getattr(cell, "value", None)
-    percent = isinstance(value, (int, float)) and not isinstance(value, bool) and "%" in (getattr(cell, "number_format", "") or "")
+    shown = cell.percent if isinstance(cell, Cell) else "%" in (getattr(cell, "number_format", "") or "")
+    percent = isinstance(value, (int, float)) and not isinstance(value, bool) and shown
     text = cell_text(value, percent)
     return f"{text}%" if percent else text
 

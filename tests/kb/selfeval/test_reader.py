@@ -60,3 +60,40 @@ def test_a_file_without_the_indicator_header_is_refused():
 def test_formula_text_is_written_as_text():
     data = workbook_bytes(selfeval_workbook(filled_form(project="=HYPERLINK(\"x\")")))
     assert read_selfeval(data, "a.xlsx").project == "=HYPERLINK(\"x\")"
+
+
+def test_fast_cell_reader_matches_openpyxl():
+    from kb.spreadsheets import selfeval_reader
+
+    form = filled_form()
+    workbook = selfeval_workbook(form)
+    workbook.active["E14"] = 0.92
+    workbook.active["E14"].number_format = "0.0%"
+    content = workbook_bytes(workbook)
+    fast = selfeval_reader._fast_grids(content)
+    slow = selfeval_reader._openpyxl_grids(content, "a.xlsx")
+    strip = lambda grid: [(n, [v for v in values if v]) for n, values in grid if any(values)]  # noqa: E731
+    assert strip(fast[0][1]) == strip(slow[0][1])
+
+
+def test_shared_strings_and_hidden_sheets(tmp_path):
+    import zipfile
+    from kb.spreadsheets.xlsx_cells import read_sheets
+
+    main = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+    path = tmp_path / "x.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("xl/workbook.xml", f'<workbook {main} {rel}><sheets><sheet name="隐藏" sheetId="1" state="hidden" r:id="rId1"/>'
+                                            f'<sheet name="表" sheetId="2" r:id="rId2"/></sheets></workbook>')
+        archive.writestr("xl/_rels/workbook.xml.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                         '<Relationship Id="rId1" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Target="worksheets/sheet2.xml"/></Relationships>')
+        archive.writestr("xl/sharedStrings.xml", f'<sst {main}><si><t>三级</t></si><si><r><t>实际</t></r><r><t>完成值</t></r></si></sst>')
+        archive.writestr("xl/styles.xml", f'<styleSheet {main}><cellXfs><xf numFmtId="0"/><xf numFmtId="9"/></cellXfs></styleSheet>')
+        archive.writestr("xl/worksheets/sheet1.xml", f'<worksheet {main}><sheetData/></worksheet>')
+        archive.writestr("xl/worksheets/sheet2.xml", f'<worksheet {main}><sheetData><row r="3"><c r="A3" t="s"><v>0</v></c>'
+                         '<c r="C3" t="s"><v>1</v></c><c r="D3" s="1"><v>0.85</v></c><c r="E3" t="str"><f>1+1</f><v>2</v></c></row></sheetData></worksheet>')
+    sheets = read_sheets(path.read_bytes(), 100)
+    assert [s.title for s in sheets] == ["表"]
+    row = sheets[0].rows[3]
+    assert (row[1].value, row[3].value, row[4].value, row[4].percent, row[5].value) == ("三级", "实际完成值", 0.85, True, "2")
