@@ -128,3 +128,42 @@ def test_new_goal_for_the_same_project_shows_last_years_actual_and_warns(world, 
     body = client.post(f"/goals/{goal_id}/check", json={"project": {"name": "2024年资助项目0"}, "rows": [
         {"code": "JY-003", "name": "就读率", "operator": "≥", "target": "90", "unit": "%", "nature": "定量"}]}, headers={"X-CSRFToken": client.csrf_token()}).get_json()
     assert "below_last_actual" in {f["rule"] for f in body["findings"]}
+
+
+def _approved_goal(app) -> int:
+    """An approved goal of department 101 with three library indicators (as the review would leave it)."""
+    from kb.models.goal import GoalStatus
+    from kb.services import goals
+    from kb.services.audit import Actor
+
+    finance = Actor("财政", "finance")
+    with app.extensions["kb"].sessions() as session:
+        from kb.models import Department
+        department = session.scalar(select(Department).where(Department.code == "101"))
+        goal = goals.create_goal(session, finance, department, 2024, {"name": "2024年学生资助", "amount": "80"})
+        goals.add_indicators(session, finance, goal, ["JY-001", "JY-003", "JY-006"])
+        goal.status = GoalStatus.APPROVED
+        session.commit()
+        return goal.id
+
+
+def test_department_fills_a_table_online_from_its_approved_goal(world, client, make_user, login):
+    goal_id = _approved_goal(world)
+    login(client, make_user("department", "101").username)
+    assert f"/selfeval/fill/{goal_id}" in client.get("/selfeval/").get_data(as_text=True)
+    page = client.get(f"/selfeval/fill/{goal_id}").get_data(as_text=True)
+    assert "应享受学生覆盖率" in page
+    form = {"budget": "80", "executed": "80", "actual_0": "99999999", "actual_1": "1", "actual_2": "100"}
+    checked = client.post(f"/selfeval/fill/{goal_id}", data={**form, "action": "check"})
+    assert checked.status_code == 422 and "偏差原因分析及改进措施" in checked.get_data(as_text=True)
+    assert count(world) == 0
+    form.update(explanation_1="覆盖不足；加强摸底", action="submit")
+    saved = client.post(f"/selfeval/fill/{goal_id}", data=form)
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:2000]
+    assert count(world) == 1
+
+
+def test_another_department_cannot_fill_the_goal(world, client, make_user, login):
+    goal_id = _approved_goal(world)
+    login(client, make_user("department", "102").username)
+    assert client.get(f"/selfeval/fill/{goal_id}").status_code == 403

@@ -21,6 +21,7 @@ register({
     "selfeval.index": SIGNED_IN,
     "selfeval.template": SIGNED_IN,
     "selfeval.upload": allow(Role.DEPARTMENT, Role.FINANCE, write=True),
+    "selfeval.fill": allow(Role.DEPARTMENT, Role.FINANCE, scope="goal", write=True),
     "selfeval.detail": allow(scope="selfeval"),
     "selfeval.spot_checks": allow(Role.FINANCE, write=True),
     "selfeval.recheck": allow(Role.FINANCE, write=True),
@@ -36,4 +37,4 @@ def _selfeval_scope(view_args: dict[str, Any]) -> object:
 
 register_scope("selfeval", _selfeval_scope)
 
-from webapp.views.selfeval import evaluations, spot_checks  # noqa: E402,F401  (routes attach to bp)
+from webapp.views.selfeval import evaluations, filling, spot_checks  # noqa: E402,F401  (routes attach to bp)

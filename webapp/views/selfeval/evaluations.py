@@ -61,16 +61,21 @@ def template():
         if not permissions.can_view_goal(current_actor(), goal):
             goal = None
         if goal is not None:
-            project = goal.project
-            form = {"year": project.year, "project": project.name, "department": project.department.name,
-                    "implementing_unit": project.implementing_unit, "initial_budget": project.amount,
-                    "expected_objective": goal.annual_objective,
-                    "rows": [{"level1": r["level1"], "level2": r["level2"], "name": r["name"], "target": target_text(r) +
-                              (r.get("unit") or "" if r.get("operator") != "定性" else ""), "code": r.get("code")}
-                             for r in ordered_rows(goals_service.goal_to_dict(goal)["rows"])]}
+            form = goal_form(goal)
     content = workbook_bytes(selfeval_workbook(form, blank_rows=0 if form.get("rows") else 10))
     name = safe_filename(f"{form.get('project') or '项目支出绩效'}-自评表.xlsx")
     return send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True, download_name=name)
+
+
+def goal_form(goal) -> dict:
+    """The 自评表 of an approved goal as the form writer takes it: project, department, indicators, targets."""
+    project = goal.project
+    return {"year": project.year, "project": project.name, "department": project.department.name,
+            "implementing_unit": project.implementing_unit, "initial_budget": project.amount,
+            "expected_objective": goal.annual_objective,
+            "rows": [{"level1": r["level1"], "level2": r["level2"], "name": r["name"], "code": r.get("code"),
+                      "target": target_text(r) + ((r.get("unit") or "") if r.get("operator") != "定性" else "")}
+                     for r in ordered_rows(goals_service.goal_to_dict(goal)["rows"])]}
 
 
 @bp.post("/upload")
