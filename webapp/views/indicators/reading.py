@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from kb import permissions
 from kb.models import AuditEntry, Department, Indicator, IndicatorSet
-from kb.services import indicator_values, personal
+from kb.services import personal
 from kb.services.goal_usage import usage_count
 from kb.services.indicators import get_indicator
 from webapp import lookups
@@ -17,6 +17,7 @@ from webapp.forms import FIELD_LABELS
 from webapp.permissions import can_open
 from webapp.views.departments import group_by_levels
 from webapp.views.indicators import bp
+from webapp.views.indicators.observed import observed_context
 
 MAX_COMPARE = 6
 ACTION_LABELS = {"create": "新增", "update": "修改", "retire": "停用", "restore": "恢复使用", "load": "导入",
@@ -83,14 +84,8 @@ def detail(code: str):
         can_edit=permissions.can_edit_indicator(actor, indicator),
         copy_targets=copy_targets,
         own_department=own_department,
-        **_observed(session, indicator),
+        **observed_context(session, indicator),
     )
-
-
-def _observed(session, indicator: Indicator) -> dict:
-    """Targets and actuals flowing back from goals and self-evaluations (section detail_values.html)."""
-    values = indicator_values.indicator_values(session, indicator.code)
-    return {"values": values, "chart": values.chart(), "standards": indicator_values.standards(indicator)}
 
 
 @bp.get("/compare")
