@@ -294,6 +294,28 @@ def can_fill_monitoring(actor: HasRole, monitoring_round: MonitoringRound, depar
     return monitoring_round.is_open and (is_finance(actor) or is_own_department(actor, department_id))
 
 
+# --- self-evaluation (自评) and spot checks (抽查复核) -------------------------------------------
+
+def can_submit_selfeval(actor: HasRole, department_id: int | None) -> bool:
+    """Fill or upload a 自评表 for a department: the department itself, or finance for any department."""
+    return is_finance(actor) or (department_id is not None and is_own_department(actor, department_id))
+
+
+def can_view_selfeval(actor: HasRole, department_id: int) -> bool:
+    """Finance, experts and administrators read every self-evaluation; a department reads its own."""
+    return role_of(actor) in OVERSEERS or is_own_department(actor, department_id)
+
+
+def can_bulk_import_selfevals(actor: HasRole) -> bool:
+    """Upload many departments' 自评表 at once (the bureau collects them): finance."""
+    return is_finance(actor)
+
+
+def can_spot_check(actor: HasRole) -> bool:
+    """Draw the sample, record re-checked scores and problems: finance (the reviewer of 自评)."""
+    return is_finance(actor)
+
+
 def sees_only_own_department(actor: HasRole) -> bool:
     """Lists (goals, imports, inbox) narrowed to the user's department."""
     return is_department(actor)

@@ -97,6 +97,15 @@ def _make(rule_id: str, spec: Mapping[str, Any], values: Mapping[str, Any], **wh
     )
 
 
+# For rule modules kept beside this one (kb.selfeval.value_checks): the same finding format.
+make_finding = _make
+
+
+def finding_order(finding: Finding) -> tuple[bool, int]:
+    """Errors first, then by row."""
+    return finding.severity != ERROR, finding.row or 0
+
+
 def _text(value: Any) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else f"{value:g}"
@@ -114,6 +123,7 @@ def check_goal(draft: Mapping[str, Any], *, library: Mapping[str, Mapping[str, A
     ``draft`` = ``{"project": {name, amount, category, kind, description}, "long_term_objective",
     "annual_objective", "rows": [{code, name, level1, level2, nature, operator, target, unit,
     formula}]}``; ``library`` maps indicator codes to their library form (reference values, units).
+    Checks against observed values (上年实际, 取值范围) are in ``kb.selfeval.value_checks``.
     """
     rules = rules or load_rules()
     spec = rules["rules"]
@@ -127,7 +137,7 @@ def check_goal(draft: Mapping[str, Any], *, library: Mapping[str, Mapping[str, A
         findings += _check_row(number, row, library.get(row.get("code") or ""), project, rules)
     findings += _check_all_100(rows, spec["all_targets_100"])
     findings += _check_duplicates(rows, spec["duplicate_rows"])
-    return sorted(findings, key=lambda f: (f.severity != ERROR, f.row or 0))
+    return sorted(findings, key=finding_order)
 
 
 def _check_objectives(draft, project, spec) -> list[Finding]:

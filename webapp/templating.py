@@ -20,6 +20,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("indicators.common", "共性指标"),
     ("indicators.compare", "比较"),
     ("goals.index", "目标申报"),
+    ("selfeval.index", "绩效自评"),
     ("workflow.board", "推进情况"),
     ("monitoring.index", "运行监控"),
     ("workflow.inbox", "待办"),

@@ -7,6 +7,9 @@ from kb.models.indicator import Indicator, IndicatorBasis
 from kb.models.monitoring import MonitoringEntry, MonitoringIndicator, MonitoringRound, MonitoringRuleVersion
 from kb.models.personal import Favourite, RecentView
 from kb.models.search_outbox import SearchOutbox
+from kb.models.selfeval import (
+    ProblemCategory, SelfEvaluation, SelfEvaluationRow, SpotCheck, SpotCheckDraw, SpotCheckProblem,
+)
 from kb.models.token import ApiToken
 from kb.models.user import User
 from kb.models.workflow import ChangeRequest, ReviewAssignment, ReviewComment, ReviewRequest
@@ -36,5 +39,11 @@ __all__ = [
     "ReviewComment",
     "ReviewRequest",
     "SearchOutbox",
+    "ProblemCategory",
+    "SelfEvaluation",
+    "SelfEvaluationRow",
+    "SpotCheck",
+    "SpotCheckDraw",
+    "SpotCheckProblem",
     "User",
 ]

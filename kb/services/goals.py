@@ -21,6 +21,8 @@ from kb.models.goal import GoalStatus, ProjectKind
 from kb import permissions
 from kb.permissions import can_edit_goal
 from kb.services.audit import Actor, record_change
+from kb.selfeval import value_checks
+from kb.services.indicator_values import history_of_draft
 from kb.services.indicators import get_indicator
 
 PROJECT_FIELDS = ("name", "amount", "fiscal_amount", "kind", "category", "period", "implementing_unit",
@@ -122,7 +124,9 @@ def library_reference(session: Session, codes: Iterable[str]) -> dict[str, dict[
 def check(session: Session, draft: Mapping[str, Any]) -> list[quality.Finding]:
     """Run every quality check on a goal's plain form (saved or not) against the library."""
     codes = [row.get("code") or "" for row in draft.get("rows") or []]
-    return quality.check_goal(draft, library=library_reference(session, codes))
+    history = {code: h.as_check() for code, h in history_of_draft(session, draft).items()}
+    findings = quality.check_goal(draft, library=library_reference(session, codes))
+    return sorted(findings + value_checks.check_history(draft, history), key=quality.finding_order)
 
 
 # --- creating and saving ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ class KbApi(Api):
 
 def init_app(app: Flask) -> None:
     from webapp.api.monitoring import blp as monitoring_blp
+    from webapp.api.selfeval import blp as selfeval_blp
     from webapp.api.v1 import blp
 
     app.config.update(
@@ -37,3 +38,4 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(blp, url_prefix=API_PREFIX)
     api.register_blueprint(monitoring_blp, url_prefix=API_PREFIX)
+    api.register_blueprint(selfeval_blp, url_prefix=API_PREFIX)

@@ -9,7 +9,7 @@ import importlib
 
 import click
 
-MODULES: tuple[str, ...] = ("ops", "goals", "sheets", "monitoring")
+MODULES: tuple[str, ...] = ("ops", "goals", "sheets", "monitoring", "selfeval")
 
 
 def register(group: click.Group) -> None:

@@ -1,7 +1,7 @@
 """account policy: password history, usernames unique case-insensitively, enabled_at
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 from typing import Sequence, Union
 import unicodedata
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0006'
-down_revision: Union[str, Sequence[str], None] = '0004'
+down_revision: Union[str, Sequence[str], None] = '0005'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

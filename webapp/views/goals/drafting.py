@@ -12,7 +12,7 @@ from kb import permissions, quality, vocab
 from kb.errors import Problem, ValidationFailed
 from kb.models import Department, PerformanceGoal
 from kb.models.goal import GoalStatus, ProjectKind
-from kb.services import goal_usage, goals
+from kb.services import goal_usage, goals, indicator_values
 from kb.services.indicators import get_indicator
 from kb.searching import recommend_indicators, search_indicators
 from kb.spreadsheets import goal_forms
@@ -205,7 +205,7 @@ def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, statu
         usage=goal_usage.usage_counts(session, codes), taxonomy=vocab.taxonomy().levels, operators=vocab.OPERATORS,
         units=list(vocab.units().units), categories=quality.project_categories(),
         kinds=[k.value for k in ProjectKind], comments={row.id: row.comments for row in goal.rows},
-        suggested_bundle=suggested,
+        suggested_bundle=suggested, history=indicator_values.history_of_draft(session, data),
     ), status
 
 
@@ -230,12 +230,14 @@ def _grouped(hits: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, A
 @bp.post("/<int:goal_id>/check")
 def check(goal_id: int):
     """实时质量检查（JSON）：提交页面上尚未保存的内容，返回每条问题、说明和修改建议。"""
-    load_goal(goal_id)
+    goal = load_goal(goal_id)
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return jsonify({"message": "请求内容应为 JSON。"}), 400
     rows = [row for row in payload.get("rows") or [] if isinstance(row, dict)]
-    draft = {"project": payload.get("project") if isinstance(payload.get("project"), dict) else {},
+    project = payload.get("project") if isinstance(payload.get("project"), dict) else {}
+    # Department and year are not on the form; the checks against last year's actual need them.
+    draft = {"project": {**project, "department": {"code": goal.project.department.code}, "year": goal.project.year},
              "long_term_objective": str(payload.get("long_term_objective") or ""),
              "annual_objective": str(payload.get("annual_objective") or ""),
              "rows": [{k: str(v or "") for k, v in row.items()} for row in rows]}

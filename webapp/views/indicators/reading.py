@@ -17,6 +17,7 @@ from webapp.forms import FIELD_LABELS
 from webapp.permissions import can_open
 from webapp.views.departments import group_by_levels
 from webapp.views.indicators import bp
+from webapp.views.indicators.observed import observed_context
 
 MAX_COMPARE = 6
 ACTION_LABELS = {"create": "新增", "update": "修改", "retire": "停用", "restore": "恢复使用", "load": "导入",
@@ -83,6 +84,7 @@ def detail(code: str):
         can_edit=permissions.can_edit_indicator(actor, indicator),
         copy_targets=copy_targets,
         own_department=own_department,
+        **observed_context(session, indicator),
     )
 
 

@@ -1,0 +1,1 @@
+"""自评 (self-evaluation): scoring rules kept pure, separate from the services that store results."""
