@@ -283,6 +283,16 @@ def return_set(session: Session, actor: Actor, indicator_set: IndicatorSet, reas
     return comment
 
 
+def next_version_years(current: IndicatorSet, this_year: int) -> tuple[list[int], int]:
+    """The years a new version of ``current`` may carry, and the one offered first.
+
+    A revision within the same year (动态调整) keeps the year; the next budget year is one more. A
+    set left over from past years starts at this year. The year never goes back.
+    """
+    default = max(current.year, this_year)
+    return sorted({current.year, default, default + 1}), default
+
+
 def start_next_version(session: Session, actor: Actor, department: Department, year: int | None = None
                        ) -> IndicatorSet:
     """复制上年指标: the certified current set stays published; a new draft version becomes current.
@@ -303,11 +313,15 @@ def start_next_version(session: Session, actor: Actor, department: Department, y
                       after={"status": "draft", "year": new.year}, summary=f"{department.name}建立第一版指标集")
         return new
     _check_start_next(session, actor, current)
+    year = year or next_version_years(current, utcnow().year)[1]
+    if year < current.year:
+        raise InvalidTransition(f"新版本的年度（{year} 年）不能早于当前版本的 {current.year} 年；"
+                                f"年内调整请选 {current.year} 年。")
     if current.frozen_indicators is None:
         current.frozen_indicators = live_content(session, department)
     current.is_current = False
     _flush(session)  # release the one-current-set index before the new current set arrives
-    new = IndicatorSet(department=department, year=year or current.year + 1, version=current.version + 1,
+    new = IndicatorSet(department=department, year=year, version=current.version + 1,
                        status=SetStatus.DRAFT, is_current=True)
     session.add(new)
     session.flush()
@@ -320,7 +334,7 @@ def start_next_version(session: Session, actor: Actor, department: Department, y
 
 
 def perform(session: Session, actor: Actor, indicator_set: IndicatorSet, action: str, *, reason: str = "",
-            rule: str = "all") -> IndicatorSet:
+            rule: str = "all", year: int | None = None) -> IndicatorSet:
     """Run one lifecycle action on ``indicator_set`` by name (the pages post these names).
 
     Returns the set the user should see next (the new draft after ``start_next``).
@@ -337,5 +351,5 @@ def perform(session: Session, actor: Actor, indicator_set: IndicatorSet, action:
         return indicator_set
     if action == "start_next":
         _check_start_next(session, actor, indicator_set)
-        return start_next_version(session, actor, indicator_set.department)
+        return start_next_version(session, actor, indicator_set.department, year)
     raise NotFound(f"未知的操作“{action}”。")

@@ -6,12 +6,13 @@ from sqlalchemy import func, select
 
 from kb.errors import InvalidTransition, KbError, PermissionDenied
 from kb.models import AuditEntry
+from kb.models.base import utcnow
 from kb.services.indicators import update_indicator
 from kb.services.sets import open_review
 from kb.services.versions import diff_versions, set_content
 from kb.services.workflow import (
     ACTIONS, allowed_actions, certification_reached, certify_set, confirm_set, perform,
-    return_set, start_next_version, submit_set,
+    next_version_years, return_set, start_next_version, submit_set,
 )
 from kb.vocab import SetStatus
 from tests.conftest import indicator_data
@@ -244,3 +245,18 @@ def test_concurrent_expert_approvals_cannot_both_miss_each_other(world, engine):
         other.commit()
     finally:
         other.close()
+
+
+def test_a_new_version_may_stay_in_the_same_year_and_never_goes_back(world):
+    """Issue 16: two 复制上年指标 minutes apart made 2026 第 2 版, then 2027 第 3 版."""
+    first = world.certified()
+    years, default = next_version_years(first, first.year)
+    assert years == [first.year, first.year + 1] and default == first.year
+    second = start_next_version(world.session, world.a("department"), world.own, year=first.year)
+    assert (second.version, second.year) == (2, first.year)  # 动态调整 within the year
+    world.session.commit()
+    world.certified()
+    with pytest.raises(InvalidTransition, match="不能早于"):
+        start_next_version(world.session, world.a("department"), world.own, year=first.year - 1)
+    third = start_next_version(world.session, world.a("department"), world.own)
+    assert third.year == max(second.year, utcnow().year)  # this year by default, not one more each time

@@ -1,13 +1,15 @@
 """Reading indicators: the detail page, side-by-side comparison, the common indicators."""
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kb import permissions
 from kb.models import AuditEntry, Department, Indicator, IndicatorSet
-from kb.services import personal
+from kb.services import personal, workflow
 from kb.services.goal_usage import usage_count
 from kb.services.indicators import get_indicator
 from webapp import lookups
@@ -72,8 +74,14 @@ def detail(code: str):
         copy_targets = [own_department]
     elif permissions.can_keep_library(actor):
         copy_targets = session.scalars(select(Department).order_by(Department.code)).all()
+    # A department whose set is frozen gets told why 修改/复制 are missing, with the way on.
+    frozen_set = None
+    if own_department is not None and not permissions.can_add_indicator(actor, own_department):
+        frozen_set = own_department.current_set
     return render_template(
         "indicators/detail.html",
+        frozen_set=frozen_set,
+        start_years=workflow.next_version_years(frozen_set, dt.date.today().year) if frozen_set else None,
         indicator=indicator,
         history=history(code),
         sets=sets_containing(indicator),
