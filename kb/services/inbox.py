@@ -74,7 +74,7 @@ def _department_items(session: Session, actor: Actor) -> list[InboxItem]:
     elif current.status == SetStatus.DRAFT:
         items.append(InboxItem("to_submit", f"{set_label(current)}待报送",
                                "梳理完成后请点击“报送财政”。", ("set", current.id)))
-    if open_comments:
+    if open_comments and current.status not in (SetStatus.CERTIFIED, SetStatus.SUPERSEDED):  # frozen: nothing to act on
         items.append(InboxItem("to_answer", f"{open_comments} 条评审意见待答复",
                                f"{set_label(current)}的意见需要部门逐条答复。", ("set", current.id), urgent=True))
     if current.status == SetStatus.SUBMITTED and department_must_reconfirm(session, current):

@@ -217,22 +217,43 @@ def certification_reached(review: ReviewRequest, rule: str) -> bool:
     return approvals == total if rule == "all" else approvals * 2 > total
 
 
-def certify_set(session: Session, actor: Actor, indicator_set: IndicatorSet, rule: str = "all") -> bool:
+def unresolved_comments(session: Session, indicator_set: IndicatorSet) -> list[ReviewComment]:
+    """建议修改/建议删除 comments the department has not answered: certifying over them needs a reason."""
+    return list(session.scalars(
+        select(ReviewComment).where(ReviewComment.set_id == indicator_set.id, ReviewComment.answer.is_(None),
+                                    ReviewComment.kind.in_((CommentKind.REVISE, CommentKind.REMOVE)))
+        .order_by(ReviewComment.id)))
+
+
+def certify_set(session: Session, actor: Actor, indicator_set: IndicatorSet, rule: str = "all",
+                override_reason: str = "") -> bool:
     """An assigned expert certifies (专家审定). When the rule is met the set becomes the published
     version: status certified, content frozen, the previous certified version superseded.
 
+    Open 建议修改/建议删除 comments need an explicit decision: the department answers them first, or
+    the expert certifies anyway with ``override_reason``, which the audit log and timeline keep.
     Returns True when this approval completed the certification.
     """
     assignment = _check_certify(session, actor, indicator_set)
+    unresolved = unresolved_comments(session, indicator_set)
+    override_reason = (override_reason or "").strip()
+    listed = "；".join(f"{c.kind.label} {c.indicator_code or '整体'}" for c in unresolved)
+    if unresolved and not override_reason:
+        raise InvalidTransition(
+            f"还有 {len(unresolved)} 条意见部门尚未答复（{listed}）。审定后指标集冻结，不能再按意见修改："
+            "请等部门答复后再审定，或写明保留这些意见仍同意审定的理由。")
     now = utcnow()
     assignment.decision, assignment.decided_at = ReviewDecision.CERTIFY, now
     # Touch the set so that two experts approving at the same moment cannot both miss each other's
     # approval (and leave the set uncertified): the later one is refused and simply tries again.
     flag_modified(indicator_set, "status")
     _flush(session)
+    overridden = {"overridden_comments": [c.id for c in unresolved], "override_reason": override_reason} \
+        if unresolved else {}
     record_change(session, actor, "expert_certify", "indicator_set", set_key(indicator_set),
-                  after={"expert": actor.username, "decision": "certify"},
-                  summary=f"专家{actor.username}同意审定{set_label(indicator_set)}")
+                  after={"expert": actor.username, "decision": "certify", **overridden},
+                  summary=f"专家{actor.username}同意审定{set_label(indicator_set)}"
+                          + (f"；未答复的意见（{listed}）不再要求修改，理由：{override_reason}" if unresolved else ""))
     review = assignment.request
     if not certification_reached(review, rule):
         return False
@@ -344,7 +365,7 @@ def perform(session: Session, actor: Actor, indicator_set: IndicatorSet, action:
     if action == "confirm":
         return confirm_set(session, actor, indicator_set)
     if action == "certify":
-        certify_set(session, actor, indicator_set, rule)
+        certify_set(session, actor, indicator_set, rule, override_reason=reason)
         return indicator_set
     if action == "return":
         return_set(session, actor, indicator_set, reason)

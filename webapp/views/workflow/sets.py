@@ -99,6 +99,7 @@ def set_detail(set_id: int):
         actions=actions,
         buttons=buttons,
         next_step=_next_step(indicator_set, department_view, review),
+        unresolved=workflow.unresolved_comments(session, indicator_set) if "certify" in buttons else [],
         action_labels=ACTION_LABELS,
         can_comment=reviews.can_comment(session, actor, indicator_set),
         experts=reviews.list_experts(session) if permissions.can_assign_experts(actor, indicator_set) else [],
