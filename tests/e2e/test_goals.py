@@ -53,7 +53,7 @@ def test_draft_fix_submit_review_approve_export(page, live_server, login, screen
     assert page.locator("tr[data-row]").count() == len(wanted)
 
     # One click takes the rest of the typical bundle for this kind of project.
-    page.select_option("#bundle-select", BUNDLE)
+    page.select_option("#bundle-select", f"102|{BUNDLE}")  # 县卫健局's bundle of that project type
     page.click("#bundle button:has-text('一键加入整组')")
     page.wait_for_selector(".flash-success")
     assert page.locator("tr[data-row]").count() == 13
