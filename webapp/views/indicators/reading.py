@@ -15,8 +15,8 @@ from kb.services.indicators import get_indicator
 from webapp import lookups
 from webapp.auth import current_actor, current_user
 from webapp.db import get_search, get_session
-from webapp.forms import FIELD_LABELS
 from webapp.permissions import can_open
+from webapp.views import readable
 from webapp.views.departments import group_by_levels
 from webapp.views.indicators import bp
 
@@ -35,7 +35,8 @@ def history(code: str) -> list[dict]:
     for entry in entries:
         before, after = entry.before or {}, entry.after or {}
         changes = [
-            {"field": FIELD_LABELS.get(key, key), "before": before.get(key), "after": after.get(key)}
+            {"field": readable.field_label(key), "before": readable.show(before.get(key), key),
+             "after": readable.show(after.get(key), key)}
             for key in after if before and before.get(key) != after.get(key)
         ]
         rows.append({"entry": entry, "action": ACTION_LABELS.get(entry.action, entry.action), "changes": changes})
