@@ -47,3 +47,23 @@ def test_audit_labels_every_recorded_action_and_object_in_chinese():
     assert show("admin", "role") == "管理员" and show("certified", "status") == "专家已审定"
     assert show([], "keywords") == "（空）" and show(["高血压", "慢病"]) == "高血压、慢病"
     assert show([{"kind": "政策文件", "title": "办法", "doc_no": "财〔2021〕1号"}]) == "政策文件：办法（财〔2021〕1号）"
+
+
+def test_export_file_names_carry_the_local_date(world, client, make_user, login, monkeypatch):
+    """Issue 16: at 01:30 Beijing time the file said yesterday (the UTC date) while the page said today."""
+    import datetime as dt
+    from urllib.parse import unquote
+
+    import kb.services.board as board
+
+    late_evening_utc = dt.datetime(2025, 3, 1, 17, 30, tzinfo=dt.timezone.utc)  # 2025-03-02 01:30 in Beijing
+    monkeypatch.setattr(board, "utcnow", lambda: late_evening_utc)
+    make_user("finance", username="caizheng")
+    login(client, "caizheng")
+    page = client.get("/workflow/board").get_data(as_text=True)
+    assert "2025-03-02 01:30" in page
+    disposition = unquote(client.get("/workflow/board.xlsx").headers["Content-Disposition"])
+    assert "推进情况-20250302.xlsx" in disposition
+    world.config["KB_TIMEZONE"] = "UTC"  # the zone is a setting
+    disposition = unquote(client.get("/workflow/board.xlsx").headers["Content-Disposition"])
+    assert "推进情况-20250301.xlsx" in disposition

@@ -1,8 +1,6 @@
 """Reading indicators: the detail page, side-by-side comparison, the common indicators."""
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -16,6 +14,7 @@ from webapp import lookups
 from webapp.auth import current_actor, current_user
 from webapp.db import get_search, get_session
 from webapp.permissions import can_open
+from webapp.templating import local_today
 from webapp.views import readable
 from webapp.views.departments import group_by_levels
 from webapp.views.indicators import bp
@@ -82,7 +81,7 @@ def detail(code: str):
     return render_template(
         "indicators/detail.html",
         frozen_set=frozen_set,
-        start_years=workflow.next_version_years(frozen_set, dt.date.today().year) if frozen_set else None,
+        start_years=workflow.next_version_years(frozen_set, local_today().year) if frozen_set else None,
         indicator=indicator,
         history=history(code),
         sets=sets_containing(indicator),

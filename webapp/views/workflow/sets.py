@@ -19,6 +19,7 @@ from kb.vocab import Role
 from webapp.auth import current_actor
 from webapp.db import get_session
 from webapp.permissions import NOT_FOUND, allow, register, register_scope
+from webapp.templating import local_today
 from webapp.views.workflow import bp
 
 
@@ -106,10 +107,10 @@ def set_detail(set_id: int):
         my_assignment=set_lookup.assignment_of(session, actor, indicator_set),
         must_reconfirm=must_reconfirm,
         comment_kinds=[CommentKind.ACCEPT, CommentKind.REVISE, CommentKind.REMOVE],
-        default_due=(dt.date.today() + dt.timedelta(days=7)).isoformat(),
-        today=dt.date.today(),
+        default_due=(local_today() + dt.timedelta(days=7)).isoformat(),
+        today=local_today(),
         rule=certification_rule(),
-        start_years=workflow.next_version_years(indicator_set, dt.date.today().year),
+        start_years=workflow.next_version_years(indicator_set, local_today().year),
     )
 
 
@@ -217,7 +218,7 @@ def versions(code: str):
     sets = sorted(department.indicator_sets, key=lambda s: s.version, reverse=True)
     counts = {s.id: len(set_versions.set_content(session, s)) for s in sets}
     return render_template("workflow/versions.html", department=department, sets=sets, counts=counts,
-                           this_year=dt.date.today().year)
+                           this_year=local_today().year)
 
 
 @bp.get("/departments/<code>/diff")
