@@ -136,3 +136,14 @@ def test_draft_submit_confirm_certify_and_diff(live_server, login, new_page, off
     for action in ("start_set", "submit", "assign_experts", "confirm", "comment", "expert_certify", "certify",
                    "answer", "start_next"):
         assert action in actions, action
+    # The auditor reads an entry in Chinese: the changed target marked, no raw JSON keys up front.
+    screenshot(admin, "audit-list")
+    admin.goto(f"{url}/audit/?entity_type=indicator&key=SF-001&action=update")
+    admin.click("tr[data-action=update] a")
+    changed = admin.locator("tr.is-changed").evaluate_all("rows => rows.map(r => r.dataset.field)")
+    assert changed == ["target"], changed
+    assert admin.inner_text("tr[data-field=target] th").startswith("指标值")
+    screenshot(admin, "audit-detail")
+    admin.goto(f"{url}/admin/users")
+    assert "未填姓名" in admin.inner_text("table") and "--display-name" in admin.inner_text(".flash-info")
+    screenshot(admin, "admin-users")
