@@ -88,6 +88,7 @@ def test_draft_submit_confirm_certify_and_diff(live_server, login, new_page, off
     # Certifying over one's own open 建议修改 needs a decision: wait for the answer, or give a reason.
     override = expert.locator("[data-certify-override]")
     assert "还有 1 条意见部门尚未答复" in override.inner_text()
+    override.scroll_into_view_if_needed()
     screenshot(expert, "workflow-certify-open-comment")
 
     # 4. The department answers the comment; then a plain 同意审定 is offered again.
@@ -143,6 +144,7 @@ def test_draft_submit_confirm_certify_and_diff(live_server, login, new_page, off
     changed = admin.locator("tr.is-changed").evaluate_all("rows => rows.map(r => r.dataset.field)")
     assert changed == ["target"], changed
     assert admin.inner_text("tr[data-field=target] th").startswith("指标值")
+    admin.locator("tr.is-changed").scroll_into_view_if_needed()
     screenshot(admin, "audit-detail")
     admin.goto(f"{url}/admin/users")
     assert "未填姓名" in admin.inner_text("table") and "--display-name" in admin.inner_text(".flash-info")
