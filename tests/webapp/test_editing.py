@@ -130,6 +130,8 @@ def test_department_cannot_edit_its_own_set_once_certified(world, client, make_u
     page = client.get("/indicators/WJ-006").get_data(as_text=True)
     assert "data-edit" not in page and "本部门指标集已审定：开始新版本后可修改" in page
     assert 'action="/workflow/departments/102/start"' in page
+    department_page = client.get("/departments/102").get_data(as_text=True)
+    assert "本部门指标集已审定：开始新版本后可修改" in department_page and "data-start-year" in department_page
     # The edit form is not offered: its GET goes back to the indicator with the reason (issue 16).
     response = client.get("/indicators/WJ-006/edit")
     assert response.status_code == 302 and response.headers["Location"].endswith("/indicators/WJ-006")
