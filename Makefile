@@ -40,17 +40,22 @@ run: install
 	$(BIN)/kb init
 	$(BIN)/kb serve --host 127.0.0.1 --port 5000
 
-# Chromium (browser tests), CJK fonts (readable screenshots) and LibreOffice (spreadsheet fixtures)
-# come from Debian's packages; installed only where missing.
+# Chromium (browser tests), CJK fonts (readable screenshots) and LibreOffice Calc (tests read files
+# that LibreOffice really saved, as departments send them) come from Debian's packages; installed only
+# where missing, saying what and why first. Needs root or sudo; waits up to 2 minutes for apt's lock.
 system-deps:
 	@missing=""; \
-	[ -n "$$KB_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
-	command -v soffice >/dev/null 2>&1 || missing="$$missing libreoffice-calc-nogui"; \
-	[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$$missing fonts-noto-cjk"; \
+	if ! { [ -n "$$KB_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then \
+	  missing="$$missing chromium"; echo "将安装 chromium：浏览器端到端测试（tests/e2e）用它操作网页"; fi; \
+	if ! command -v soffice >/dev/null 2>&1; then \
+	  missing="$$missing libreoffice-calc-nogui"; echo "将安装 libreoffice-calc-nogui（约 300 MB）：表格导入测试用它生成 LibreOffice/WPS 实际保存的文件"; fi; \
+	if [ ! -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then \
+	  missing="$$missing fonts-noto-cjk"; echo "将安装 fonts-noto-cjk：截图中的中文字体"; fi; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  echo "apt-get install$$missing（需要 root 或 sudo；不想安装可先自行安装，或设置 KB_CHROMIUM）"; \
+	  $$SUDO apt-get -o DPkg::Lock::Timeout=120 update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get \
+	    -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 # The SQLite and PostgreSQL passes run side by side (two processes, one per core); each pass's output

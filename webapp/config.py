@@ -36,9 +36,10 @@ DEFAULTS: dict[str, Any] = {
     # kb serve refuses what kb check-deploy calls unsafe; true only on a test machine (or --allow-unsafe).
     "KB_ALLOW_UNSAFE": False,
     "REVIEW_CERTIFICATION_RULE": "all",  # 专家审定: every assigned expert ("all") or a "majority"
+    "KB_TIMEZONE": "Asia/Shanghai",  # the users' calendar: times on pages, dates in export file names
 }
 ENVIRONMENT_KEYS = ("KB_DATA_DIR", "DATABASE_URL", "KB_SECRET_KEY", "SEARCH_BACKEND", "SEARCH_INDEX_DIR",
-                    "REVIEW_CERTIFICATION_RULE", "FORWARDED_ALLOW_IPS")
+                    "REVIEW_CERTIFICATION_RULE", "FORWARDED_ALLOW_IPS", "KB_TIMEZONE")
 # Numbers and switches a deployment sets in its environment (systemd unit / service), converted
 # to the type of their default: e.g. SESSION_COOKIE_SECURE=true, MAX_CONTENT_LENGTH=10485760.
 TYPED_ENVIRONMENT_KEYS = (

@@ -42,13 +42,24 @@ def highlight(text: str | None) -> Markup:
     return Markup(_MARK.sub(lambda m: f"<{m.group(1)}mark>", escaped))
 
 
+def local_zone() -> ZoneInfo:
+    """The users' time zone (setting ``KB_TIMEZONE``, Beijing time unless set otherwise)."""
+    name = current_app.config.get("KB_TIMEZONE") if current_app else None
+    return ZoneInfo(name) if name else LOCAL_TIME
+
+
+def local_today() -> dt.date:
+    """Today on the users' calendar: export file names carry the date the pages show."""
+    return dt.datetime.now(local_zone()).date()
+
+
 def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC timestamp shown in Beijing time."""
+    """A UTC timestamp shown in the users' time zone (Beijing time)."""
     if value is None:
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(LOCAL_TIME).strftime(fmt)
+    return value.astimezone(local_zone()).strftime(fmt)
 
 
 def _is_active(endpoint: str, blueprint: str) -> bool:

@@ -323,35 +323,54 @@ def add_indicators(session: Session, actor: Actor, goal: PerformanceGoal, codes:
 
 @dataclass(frozen=True)
 class Bundle:
-    """A typical indicator bundle: the library indicators serving one known project type."""
+    """A typical indicator bundle: one department's (or the common) indicators serving one project type."""
 
     project_type: str
     codes: tuple[str, ...]
     department_code: str | None
 
+    @property
+    def key(self) -> str:
+        """What a form posts to pick this bundle: the same project type may exist in several departments."""
+        return f"{self.department_code or ''}|{self.project_type}"
+
 
 def typical_bundles(session: Session, department: Department | None = None) -> list[Bundle]:
-    """Known project types (the indicators' ``projects``) of ``department`` (None: all) with their codes."""
+    """Known project types (the indicators' ``projects``) of ``department`` (None: all) with their codes.
+
+    Grouped by department and project type: an indicator copied into another department with its
+    适用项目 forms that department's bundle, never joins (or relabels) the source department's.
+    """
     query = select(Indicator).where(Indicator.state == vocab.IndicatorState.ACTIVE).order_by(
-        Indicator.department_id, Indicator.position).options(selectinload(Indicator.department))
+        Indicator.department_id, Indicator.position, Indicator.code).options(selectinload(Indicator.department))
     if department is not None:
         query = query.where(Indicator.department_id == department.id)
-    bundles: dict[str, list[Indicator]] = {}
+    bundles: dict[tuple[str | None, str], dict[str, None]] = {}
     for indicator in session.scalars(query):
+        owner = indicator.department.code if indicator.department else None
         for project_type in indicator.projects:
-            bundles.setdefault(project_type, []).append(indicator)
-    return [Bundle(name, tuple(i.code for i in items),
-                   items[0].department.code if items[0].department else None)
-            for name, items in bundles.items()]
+            bundles.setdefault((owner, project_type), {})[indicator.code] = None
+    return [Bundle(name, tuple(codes), owner) for (owner, name), codes in bundles.items()]
 
 
 def add_bundle(session: Session, actor: Actor, goal: PerformanceGoal, project_type: str,
                expected_version: int | None = None) -> list[GoalRow]:
-    """Take every indicator of a typical bundle in one step."""
-    bundle = next((b for b in typical_bundles(session) if b.project_type == project_type), None)
-    if bundle is None:
-        raise NotFound(f"没有名为“{project_type}”的典型指标组合，请从下拉列表中选择。")
-    return add_indicators(session, actor, goal, bundle.codes, expected_version)
+    """Take every indicator of a typical bundle in one step.
+
+    ``project_type`` is a :attr:`Bundle.key` (``部门编码|项目类型``) or a bare project type, which
+    takes the goal's own department's bundle first, then the common one, then any.
+    """
+    owner, _, name = project_type.rpartition("|") if "|" in project_type else (None, "", project_type)
+    candidates = [b for b in typical_bundles(session) if b.project_type == name]
+    if owner is not None:
+        candidates = [b for b in candidates if (b.department_code or "") == owner]
+    own = goal.project.department.code
+    candidates.sort(key=lambda b: (b.department_code != own, b.department_code is not None))
+    if not candidates:
+        raise NotFound(f"没有名为“{name}”的典型指标组合，请从下拉列表中选择。")
+    existing = {row.indicator_code for row in goal.rows if row.indicator_code}
+    return add_indicators(session, actor, goal, [c for c in candidates[0].codes if c not in existing],
+                          expected_version)
 
 
 def propose_row(session: Session, actor: Actor, goal: PerformanceGoal, row_id: int, proposed: bool = True) -> GoalRow:

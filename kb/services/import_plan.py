@@ -26,6 +26,8 @@ from kb.spreadsheets import columns as cols
 from kb.spreadsheets.reader import ChecklistItem, Table
 from kb.spreadsheets.rows import RowFields, header_for_field, row_fields, spreadsheet_message
 
+BASIS_KEYS = ("basis_kind", "basis_title", "basis_doc_no")
+
 FIELD_LABELS = {
     **{column.key: column.header for column in cols.COLUMNS},
     "basis": "指标来源", "state": "状态",
@@ -279,10 +281,10 @@ class Planner:
             if problem.field == "code" and not row.fields.get("code"):
                 continue  # a pending code is assigned later
             header = header_for_field(row.sheet, problem.field)
-            if header in already:
-                continue
+            if header in already or (problem.field.startswith("basis") and already & {row.sheet.header(k) for k in BASIS_KEYS}):
+                continue  # the row reader said what is wrong with the source cells already
             message = problem.message
-            if message.startswith("缺少必填字段") and problem.field not in row.sheet.columns:
+            if message.startswith("缺少必填字段") and not row.sheet.has_field(problem.field):
                 message = f"表中没有“{header}”列，新增指标必须填写。请使用最新模版，或补上该列。"
             elif problem.field == "basis" and "至少" not in message:
                 message = "请填写指标来源类型和来源文件。"

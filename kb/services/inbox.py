@@ -12,7 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from kb import permissions
-from kb.models import ChangeRequest, Department, IndicatorSet, ReviewAssignment, ReviewComment, ReviewRequest
+from kb.models import (
+    BudgetProject, ChangeRequest, Department, IndicatorSet, PerformanceGoal, ReviewAssignment, ReviewComment,
+    ReviewRequest,
+)
+from kb.models.goal import GoalStatus
 from kb.models.base import utcnow
 from kb.models.workflow import ChangeStatus, CommentKind, ReviewStatus
 from kb.services.audit import Actor
@@ -24,7 +28,7 @@ from kb.vocab import SetStatus
 
 @dataclass
 class InboxItem:
-    """One thing to do. ``target`` is ``("set", id)`` or ``("change_request", id)``; pages link it."""
+    """One thing to do. ``target`` is ``("set", id)``, ``("change_request", id)`` or ``("goal", id)``."""
 
     kind: str
     title: str
@@ -39,11 +43,11 @@ def inbox(session: Session, actor: Actor, today: dt.date | None = None) -> list[
     today = today or utcnow().date()
     # Each role's own work; an administrator has no workflow duties (kb.permissions), so no inbox.
     if permissions.is_department(actor):
-        items = _department_items(session, actor)
+        items = _department_items(session, actor) + _returned_goals(session, actor)
     elif permissions.is_finance(actor):
-        items = _finance_items(session, today)
+        items = _finance_items(session, today) + _goals_to_review(session, actor)
     elif permissions.is_expert(actor):
-        items = _expert_items(session, actor, today)
+        items = _expert_items(session, actor, today) + _goals_to_review(session, actor)
     else:
         items = []
     return sorted(items, key=lambda item: (not item.urgent, item.due_on or dt.date.max))
@@ -70,7 +74,7 @@ def _department_items(session: Session, actor: Actor) -> list[InboxItem]:
     elif current.status == SetStatus.DRAFT:
         items.append(InboxItem("to_submit", f"{set_label(current)}待报送",
                                "梳理完成后请点击“报送财政”。", ("set", current.id)))
-    if open_comments:
+    if open_comments and current.status not in (SetStatus.CERTIFIED, SetStatus.SUPERSEDED):  # frozen: nothing to act on
         items.append(InboxItem("to_answer", f"{open_comments} 条评审意见待答复",
                                f"{set_label(current)}的意见需要部门逐条答复。", ("set", current.id), urgent=True))
     if current.status == SetStatus.SUBMITTED and department_must_reconfirm(session, current):
@@ -143,6 +147,42 @@ def _expert_items(session: Session, actor: Actor, today: dt.date) -> list[InboxI
             items.append(InboxItem("answered", f"部门已答复您的 {answered[indicator_set.id]} 条意见",
                                    f"{set_label(indicator_set)}：请查看答复。", ("set", indicator_set.id)))
     return items
+
+
+def _goals_to_review(session: Session, actor: Actor) -> list[InboxItem]:
+    """Submitted goals this reviewer has not judged in the current round (finance also decides them).
+
+    Goals have no assigned reviewers: every expert and finance officer may review a submitted goal,
+    so each sees it until they have given their verdict (finance: until it is approved or returned).
+    """
+    goals = session.scalars(
+        select(PerformanceGoal).where(PerformanceGoal.status == GoalStatus.SUBMITTED)
+        .options(selectinload(PerformanceGoal.reviews),
+                 selectinload(PerformanceGoal.project).selectinload(BudgetProject.department))
+        .order_by(PerformanceGoal.submitted_at)
+    ).all()
+    items = []
+    for goal in goals:
+        reviewed = any(review.reviewer == actor.username for review in goal.current_reviews)
+        project = goal.project
+        title = f"{project.department.name}“{project.name}”绩效目标"
+        if not reviewed:
+            items.append(InboxItem("goal_to_review", f"{title}待评审",
+                                   "部门已提交，请给出审核结论（优/良/中/差）和逐行意见。", ("goal", goal.id)))
+        elif permissions.can_decide_goal(actor, goal):
+            items.append(InboxItem("goal_to_decide", f"{title}待审定",
+                                   f"已有 {len(goal.current_reviews)} 份评审意见，请审定或退回。", ("goal", goal.id)))
+    return items
+
+
+def _returned_goals(session: Session, actor: Actor) -> list[InboxItem]:
+    goals = session.scalars(
+        select(PerformanceGoal).join(BudgetProject)
+        .where(BudgetProject.department_id == actor.department_id, PerformanceGoal.status == GoalStatus.RETURNED)
+        .options(selectinload(PerformanceGoal.project))
+    ).all()
+    return [InboxItem("goal_returned", f"“{goal.project.name}”绩效目标被退回",
+                      "请按评审意见修改后重新提交。", ("goal", goal.id), urgent=True) for goal in goals]
 
 
 def pending_reviews(session: Session) -> list[ReviewRequest]:

@@ -128,6 +128,8 @@ def answer_comment(session: Session, actor: Actor, comment: ReviewComment, answe
         raise PermissionDenied(f"只有{department.name}的部门用户可以答复该意见。")
     if not comment.kind.needs_answer:
         raise InvalidTransition("“同意”类意见无需答复。")
+    if comment.indicator_set.status in (SetStatus.CERTIFIED, SetStatus.SUPERSEDED):
+        raise InvalidTransition("该版本指标集已审定冻结，意见不再需要答复；需要修改时请开始新版本。")
     answer = (answer or "").strip()
     if not answer:
         raise InvalidTransition("请填写答复内容，例如“已按意见修改指标值”或说明不修改的理由。")

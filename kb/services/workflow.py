@@ -217,22 +217,43 @@ def certification_reached(review: ReviewRequest, rule: str) -> bool:
     return approvals == total if rule == "all" else approvals * 2 > total
 
 
-def certify_set(session: Session, actor: Actor, indicator_set: IndicatorSet, rule: str = "all") -> bool:
+def unresolved_comments(session: Session, indicator_set: IndicatorSet) -> list[ReviewComment]:
+    """建议修改/建议删除 comments the department has not answered: certifying over them needs a reason."""
+    return list(session.scalars(
+        select(ReviewComment).where(ReviewComment.set_id == indicator_set.id, ReviewComment.answer.is_(None),
+                                    ReviewComment.kind.in_((CommentKind.REVISE, CommentKind.REMOVE)))
+        .order_by(ReviewComment.id)))
+
+
+def certify_set(session: Session, actor: Actor, indicator_set: IndicatorSet, rule: str = "all",
+                override_reason: str = "") -> bool:
     """An assigned expert certifies (专家审定). When the rule is met the set becomes the published
     version: status certified, content frozen, the previous certified version superseded.
 
+    Open 建议修改/建议删除 comments need an explicit decision: the department answers them first, or
+    the expert certifies anyway with ``override_reason``, which the audit log and timeline keep.
     Returns True when this approval completed the certification.
     """
     assignment = _check_certify(session, actor, indicator_set)
+    unresolved = unresolved_comments(session, indicator_set)
+    override_reason = (override_reason or "").strip()
+    listed = "；".join(f"{c.kind.label} {c.indicator_code or '整体'}" for c in unresolved)
+    if unresolved and not override_reason:
+        raise InvalidTransition(
+            f"还有 {len(unresolved)} 条意见部门尚未答复（{listed}）。审定后指标集冻结，不能再按意见修改："
+            "请等部门答复后再审定，或写明保留这些意见仍同意审定的理由。")
     now = utcnow()
     assignment.decision, assignment.decided_at = ReviewDecision.CERTIFY, now
     # Touch the set so that two experts approving at the same moment cannot both miss each other's
     # approval (and leave the set uncertified): the later one is refused and simply tries again.
     flag_modified(indicator_set, "status")
     _flush(session)
+    overridden = {"overridden_comments": [c.id for c in unresolved], "override_reason": override_reason} \
+        if unresolved else {}
     record_change(session, actor, "expert_certify", "indicator_set", set_key(indicator_set),
-                  after={"expert": actor.username, "decision": "certify"},
-                  summary=f"专家{actor.username}同意审定{set_label(indicator_set)}")
+                  after={"expert": actor.username, "decision": "certify", **overridden},
+                  summary=f"专家{actor.username}同意审定{set_label(indicator_set)}"
+                          + (f"；未答复的意见（{listed}）不再要求修改，理由：{override_reason}" if unresolved else ""))
     review = assignment.request
     if not certification_reached(review, rule):
         return False
@@ -283,6 +304,16 @@ def return_set(session: Session, actor: Actor, indicator_set: IndicatorSet, reas
     return comment
 
 
+def next_version_years(current: IndicatorSet, this_year: int) -> tuple[list[int], int]:
+    """The years a new version of ``current`` may carry, and the one offered first.
+
+    A revision within the same year (动态调整) keeps the year; the next budget year is one more. A
+    set left over from past years starts at this year. The year never goes back.
+    """
+    default = max(current.year, this_year)
+    return sorted({current.year, default, default + 1}), default
+
+
 def start_next_version(session: Session, actor: Actor, department: Department, year: int | None = None
                        ) -> IndicatorSet:
     """复制上年指标: the certified current set stays published; a new draft version becomes current.
@@ -303,11 +334,15 @@ def start_next_version(session: Session, actor: Actor, department: Department, y
                       after={"status": "draft", "year": new.year}, summary=f"{department.name}建立第一版指标集")
         return new
     _check_start_next(session, actor, current)
+    year = year or next_version_years(current, utcnow().year)[1]
+    if year < current.year:
+        raise InvalidTransition(f"新版本的年度（{year} 年）不能早于当前版本的 {current.year} 年；"
+                                f"年内调整请选 {current.year} 年。")
     if current.frozen_indicators is None:
         current.frozen_indicators = live_content(session, department)
     current.is_current = False
     _flush(session)  # release the one-current-set index before the new current set arrives
-    new = IndicatorSet(department=department, year=year or current.year + 1, version=current.version + 1,
+    new = IndicatorSet(department=department, year=year, version=current.version + 1,
                        status=SetStatus.DRAFT, is_current=True)
     session.add(new)
     session.flush()
@@ -320,7 +355,7 @@ def start_next_version(session: Session, actor: Actor, department: Department, y
 
 
 def perform(session: Session, actor: Actor, indicator_set: IndicatorSet, action: str, *, reason: str = "",
-            rule: str = "all") -> IndicatorSet:
+            rule: str = "all", year: int | None = None) -> IndicatorSet:
     """Run one lifecycle action on ``indicator_set`` by name (the pages post these names).
 
     Returns the set the user should see next (the new draft after ``start_next``).
@@ -330,12 +365,12 @@ def perform(session: Session, actor: Actor, indicator_set: IndicatorSet, action:
     if action == "confirm":
         return confirm_set(session, actor, indicator_set)
     if action == "certify":
-        certify_set(session, actor, indicator_set, rule)
+        certify_set(session, actor, indicator_set, rule, override_reason=reason)
         return indicator_set
     if action == "return":
         return_set(session, actor, indicator_set, reason)
         return indicator_set
     if action == "start_next":
         _check_start_next(session, actor, indicator_set)
-        return start_next_version(session, actor, indicator_set.department)
+        return start_next_version(session, actor, indicator_set.department, year)
     raise NotFound(f"未知的操作“{action}”。")

@@ -47,6 +47,12 @@ class Sheet:
     def header(self, key: str) -> str:
         return self.columns.get(key) or cols.BY_KEY[key].header
 
+    def has_field(self, field: str) -> bool:
+        """Whether a column for schema ``field`` is present (``basis`` is written in the basis_* columns)."""
+        if field == "basis":
+            return any(key.startswith("basis_") for key in self.columns)
+        return field in self.columns
+
 
 @dataclass(frozen=True)
 class ChecklistItem:

@@ -176,6 +176,10 @@ def _basis(result: RowFields) -> None:
     if titles and not kinds:
         result.problem("basis_kind", "填写了指标来源文件，但没有填写来源类型（政策文件、行业标准、历史标准、计划标准、三定方案、其他）。")
         problems = True
+    elif kinds and not titles:
+        result.problem("basis_title", "填写了指标来源类型，但没有填写指标来源文件：请填写指标来源文件（文件或标准的名称，"
+                                      "如《学生资助资金管理办法》）。")
+        problems = True
     elif len(titles) < len(kinds):
         result.problem("basis_title", f"指标来源类型有 {len(kinds)} 项，来源文件只有 {len(titles)} 项。"
                                       "请为每个来源写明文件或标准名称，多个用“；”分隔、一一对应。")

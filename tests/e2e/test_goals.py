@@ -28,6 +28,12 @@ def test_draft_fix_submit_review_approve_export(page, live_server, login, screen
     login(page, "weijian")
     page.click(".mainnav a:has-text('目标申报')")
     page.click("text=新建项目绩效目标")
+    # The form's fields are real, styled fields; one asterisk per required label.
+    for field in ("#name", "#amount", "#fiscal_amount", "#period", "#contact"):
+        assert page.locator(field).bounding_box()["width"] >= 250, field
+    assert "* *" not in page.inner_text("form.card") and "**" not in page.inner_text("form.card")
+    period = page.locator("#period")
+    assert period.evaluate("e => e.scrollWidth <= e.clientWidth")  # the placeholder is not cut
     page.fill("#name", PROJECT_NAME)
     page.fill("#year", "2025")
     page.fill("#amount", "1200")
@@ -46,6 +52,14 @@ def test_draft_fix_submit_review_approve_export(page, live_server, login, screen
     assert len(wanted) >= 5, codes
     assert page.locator("#recommend legend", has_text="产出指标").count() == 1
     screenshot(page, "goals-recommendations")
+    # The recommendation panel shows more than two items at a time (not squeezed into a short box).
+    page.locator("#recommend").scroll_into_view_if_needed()
+    shown = page.locator("#recommend .pick").evaluate_all(
+        "items => { const aside = document.querySelector('.goal-aside').getBoundingClientRect(); "
+        "return items.filter(i => { const r = i.getBoundingClientRect(); return r.height > 0 && r.top >= 0 "
+        "&& r.bottom <= Math.min(window.innerHeight, aside.bottom); }).length; }")
+    assert shown > 2, shown
+    page.evaluate("window.scrollTo(0, 0)")
     for code in wanted:
         page.check(f"#recommend input[value='{code}']")
     page.click("#recommend button:has-text('加入选中指标')")
@@ -53,10 +67,26 @@ def test_draft_fix_submit_review_approve_export(page, live_server, login, screen
     assert page.locator("tr[data-row]").count() == len(wanted)
 
     # One click takes the rest of the typical bundle for this kind of project.
-    page.select_option("#bundle-select", BUNDLE)
+    page.select_option("#bundle-select", f"102|{BUNDLE}")  # 县卫健局's bundle of that project type
     page.click("#bundle button:has-text('一键加入整组')")
     page.wait_for_selector(".flash-success")
     assert page.locator("tr[data-row]").count() == 13
+    # At 1366 px the indicator table fits its card: dropdowns, 性质 and 建议入库 are all in view,
+    # also for a row of the department's own (the widest kind).
+    page.click("button[value=custom]")
+    page.wait_for_selector("tr.row-custom")
+    card = page.locator("#rows")
+    assert card.evaluate("card => card.scrollWidth <= card.clientWidth + 1")
+    right_edge = card.bounding_box()["x"] + card.bounding_box()["width"]
+    custom = page.locator("tr.row-custom")
+    for control in custom.locator("select, input:not([type=hidden]), button").all():
+        box = control.bounding_box()
+        assert box["x"] + box["width"] <= right_edge + 1
+    nature = custom.locator("select[name=row_nature]")
+    assert nature.bounding_box()["width"] >= 50 and nature.evaluate("s => s.scrollWidth <= s.clientWidth + 1")
+    assert custom.locator("select[name=row_level1]").evaluate("s => s.scrollWidth <= s.clientWidth + 1")
+    custom.locator("button[value^=delete]").click()
+    page.wait_for_selector(".flash-success")
 
     # The checker's findings, live while typing: a vague objective, then a unit that does not fit.
     assert finding(page, "annual_objective").count() == 1
@@ -76,11 +106,14 @@ def test_draft_fix_submit_review_approve_export(page, live_server, login, screen
     page.click("button[data-submit-goal]")
     page.wait_for_url("**/goals/*")
     assert page.locator("[data-goal-status]").inner_text() == "已提交评审"
-    goal_url = page.url
+    goal_url = page.url.split("#")[0]
 
+    # The submitted goal reaches the reviewers' 待办 (it reached nobody's before).
     expert = new_page()
     login(expert, "zhuanjia")
-    expert.goto(goal_url)
+    expert.goto(live_server.url + "/workflow/inbox")
+    expert.click(f"li[data-kind=goal_to_review] a:has-text('{PROJECT_NAME}')")
+    assert expert.url == goal_url
     expert.check("#review input[value='良']")
     expert.fill("#summary", "指标完整，目标明确。")
     expert.click("#review button[type=submit]")
@@ -88,7 +121,9 @@ def test_draft_fix_submit_review_approve_export(page, live_server, login, screen
 
     sign_out(page)
     login(page, "caizheng")
-    page.goto(goal_url)
+    page.goto(live_server.url + "/workflow/inbox")
+    page.click(f"li[data-kind=goal_to_review] a:has-text('{PROJECT_NAME}')")
+    assert page.url == goal_url
     page.check("#review input[value='优']")
     page.click("#review button[type=submit]")
     page.wait_for_selector(".flash-success")

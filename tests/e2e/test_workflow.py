@@ -57,6 +57,8 @@ def test_draft_submit_confirm_certify_and_diff(live_server, login, new_page, off
     department.click("button[data-action=submit]")
     department.wait_for_selector("text=已报送财政。")
     assert "已报财政" in department.inner_text(".page-head")
+    # Nothing to press now: the 操作 card says what happens next instead of staying empty.
+    assert "等待财政确认" in department.inner_text("[data-next-step]")
 
     # 2. Finance sees it waiting, assigns the expert and confirms.
     finance = new_page()
@@ -83,6 +85,19 @@ def test_draft_submit_confirm_certify_and_diff(live_server, login, new_page, off
     row.locator("input[name=body]").fill("建议补充上年实际完成值作为依据")
     row.locator("button[type=submit]").click()
     expert.wait_for_selector("text=意见已提交。")
+    # Certifying over one's own open 建议修改 needs a decision: wait for the answer, or give a reason.
+    override = expert.locator("[data-certify-override]")
+    assert "还有 1 条意见部门尚未答复" in override.inner_text()
+    override.scroll_into_view_if_needed()
+    screenshot(expert, "workflow-certify-open-comment")
+
+    # 4. The department answers the comment; then a plain 同意审定 is offered again.
+    department.reload()
+    department.fill("#indicator-SF-001 input[name=answer]", "已补充 2024 年实际完成值 86%")
+    department.click("#indicator-SF-001 .wf-answer-form button")
+    department.wait_for_selector("text=答复已保存。")
+    expert.reload()
+    assert expert.locator("[data-certify-override]").count() == 0
     expert.click("button[data-action=certify]")
     expert.wait_for_selector("text=指标集已审定发布。")
     assert "专家已审定" in expert.inner_text(".page-head")
@@ -91,14 +106,14 @@ def test_draft_submit_confirm_certify_and_diff(live_server, login, new_page, off
         assert step in timeline, step
     screenshot(expert, "workflow-set")
 
-    # 4. The department answers the comment, starts next year's version, changes the target, compares.
+    # 5. The department starts a new version within the same year, changes the target, compares.
     department.reload()
-    department.fill("#indicator-SF-001 input[name=answer]", "已补充 2024 年实际完成值 86%")
-    department.click("#indicator-SF-001 .wf-answer-form button")
-    department.wait_for_selector("text=答复已保存。")
+    assert department.locator("input[name=answer]").count() == 0  # a frozen set asks for no answers
+    assert "本部门指标集已审定：开始新版本后可修改" in department.inner_text("[data-frozen-notice]")
+    year = department.locator("[data-start-year]").input_value()
     department.click("button[data-action=start_next]")
-    department.wait_for_selector("text=已复制上年指标")
-    assert "第 2 版" in department.inner_text("h1")
+    department.wait_for_selector("text=已开始")
+    assert "第 2 版" in department.inner_text("h1") and f"{year} 年" in department.inner_text("h1")
     department.goto(f"{url}/indicators/SF-001/edit")
     department.fill("#target", "95")
     department.click("form.card button[type=submit]")
@@ -110,7 +125,7 @@ def test_draft_submit_confirm_certify_and_diff(live_server, login, new_page, off
     assert cells == ["指标值", "90", "95"]
     screenshot(department, "workflow-diff")
 
-    # 5. The board shows the department; the admin finds every step in the audit log.
+    # 6. The board shows the department; the admin finds every step in the audit log.
     finance.goto(f"{url}/workflow/board")
     assert "部门梳理中" in finance.inner_text(f"tr[data-department='{DEPARTMENT}']")
     assert finance.locator("svg.wf-chart rect.seg").count() >= 2
@@ -122,3 +137,15 @@ def test_draft_submit_confirm_certify_and_diff(live_server, login, new_page, off
     for action in ("start_set", "submit", "assign_experts", "confirm", "comment", "expert_certify", "certify",
                    "answer", "start_next"):
         assert action in actions, action
+    # The auditor reads an entry in Chinese: the changed target marked, no raw JSON keys up front.
+    screenshot(admin, "audit-list")
+    admin.goto(f"{url}/audit/?entity_type=indicator&key=SF-001&action=update")
+    admin.click("tr[data-action=update] a")
+    changed = admin.locator("tr.is-changed").evaluate_all("rows => rows.map(r => r.dataset.field)")
+    assert changed == ["target"], changed
+    assert admin.inner_text("tr[data-field=target] th").startswith("指标值")
+    admin.locator("tr.is-changed").scroll_into_view_if_needed()
+    screenshot(admin, "audit-detail")
+    admin.goto(f"{url}/admin/users")
+    assert "未填姓名" in admin.inner_text("table") and "--display-name" in admin.inner_text(".flash-info")
+    screenshot(admin, "admin-users")

@@ -64,3 +64,21 @@ def test_search_json_has_the_api_shape(runner):
     result = runner.invoke(main, ["search", "预算执行率", "--json"])
     assert result.exit_code == 0
     assert set(yaml.safe_load(result.output)) == {"total", "hits"}
+
+
+def test_help_is_chinese_everywhere(runner):
+    """Issue 16: parts of ``kb --help`` were English (click's Usage/Options/Show this message…)."""
+    import click
+
+    def every(command, path=()):
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from every(sub, (*path, name))
+
+    for path in every(main):
+        result = runner.invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        for english in ("Usage:", "Options:", "Commands:", "Show this message", "[default:", "[required]"):
+            assert english not in result.output, (path, english)
+        assert result.output.startswith("用法：")
+    assert isinstance(main, click.Group)

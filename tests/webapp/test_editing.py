@@ -122,11 +122,20 @@ def test_department_edits_its_own_draft_but_not_another_department(world, client
 
 
 def test_department_cannot_edit_its_own_set_once_certified(world, client, make_user, login):
+    make_user("finance", username="caizheng")
+    login(client, "caizheng")
+    data = form_of(client.get("/indicators/WJ-006/edit").get_data(as_text=True))
     make_user("department", "102", username="weijian")
     login(client, "weijian")
+    page = client.get("/indicators/WJ-006").get_data(as_text=True)
+    assert "data-edit" not in page and "本部门指标集已审定：开始新版本后可修改" in page
+    assert 'action="/workflow/departments/102/start"' in page
+    department_page = client.get("/departments/102").get_data(as_text=True)
+    assert "本部门指标集已审定：开始新版本后可修改" in department_page and "data-start-year" in department_page
+    # The edit form is not offered: its GET goes back to the indicator with the reason (issue 16).
     response = client.get("/indicators/WJ-006/edit")
-    assert response.status_code == 200  # the route is its own department's…
-    data = form_of(response.get_data(as_text=True))
+    assert response.status_code == 302 and response.headers["Location"].endswith("/indicators/WJ-006")
+    assert "已审定，不能直接修改" in client.get("/indicators/WJ-006").get_data(as_text=True)
     refused = client.post("/indicators/WJ-006/edit", data=data)
     assert refused.status_code == 403  # …but the set is certified, so the service refuses
     assert "草稿" in refused.get_data(as_text=True)

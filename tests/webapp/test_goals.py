@@ -54,7 +54,7 @@ def test_department_drafts_submits_and_finance_approves(app, client, officer, ma
     page = client.get(response.location).get_data(as_text=True)
     assert "推荐指标" in page and "产出指标" in page and "国家基本公共卫生服务项目" in page
     assert "必须改正" in page  # an empty goal has findings (no indicators, no objectives)
-    assert 'value="国家基本公共卫生服务项目" selected' in page  # the closest typical bundle is preselected
+    assert 'value="102|国家基本公共卫生服务项目" selected' in page  # the closest typical bundle is preselected
     goal = the_goal(app)
     data = goal_services.goal_to_dict(goal)
     response = client.post(f"/goals/{goal.id}/edit", csrf=False, data=edit_form(data, goal.row_version, client,

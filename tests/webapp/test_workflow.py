@@ -63,8 +63,14 @@ def test_journey_through_the_pages(world, people, login):
                            data={"indicator_code": "JY-001", "kind": "revise", "body": "请说明资助标准"})
     assert response.status_code == 302
     assert "待答复" in department.get(f"/workflow/sets/{draft.id}").get_data(as_text=True)
-    assert expert.post(f"/workflow/sets/{draft.id}/certify").status_code == 302
+    # An open 建议修改 needs a decision: the plain 同意审定 is refused, the page asks for a reason.
+    refused = expert.post(f"/workflow/sets/{draft.id}/certify")
+    assert refused.status_code == 409 and "尚未答复" in refused.get_data(as_text=True)
+    assert "data-certify-override" in expert.get(f"/workflow/sets/{draft.id}").get_data(as_text=True)
+    assert expert.post(f"/workflow/sets/{draft.id}/certify", data={"reason": "标准见附件，下一版补充"}).status_code == 302
     assert set_of(app, "101").status.value == "certified"
+    frozen_page = department.get(f"/workflow/sets/{draft.id}").get_data(as_text=True)
+    assert "待答复" not in frozen_page and "审定时未答复" in frozen_page and 'name="answer"' not in frozen_page
     assert set_of(app, "101", current=False).status.value == "superseded"
 
     diff = department.get("/workflow/departments/101/diff?old=1&new=2").get_data(as_text=True)

@@ -13,3 +13,6 @@ MODULES: tuple[str, ...] = ("departments", "search", "indicators", "personal", "
 def register_blueprints(app: Flask) -> None:
     for name in MODULES:
         app.register_blueprint(importlib.import_module(f"webapp.views.{name}").bp)
+    from webapp.views.readable import person
+
+    app.add_template_filter(person, "person")

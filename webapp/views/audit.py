@@ -13,23 +13,14 @@ from webapp.auth import current_actor
 from webapp.db import get_session
 from webapp.permissions import AUDIT, register
 from webapp.templating import LOCAL_TIME
+from webapp.views import readable
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 register({"audit.index": AUDIT, "audit.detail": AUDIT})  # 审计管理员 (三员分立)
 PAGE_SIZE = 50
 
-ACTION_LABELS = {
-    "create": "新增", "update": "修改", "retire": "停用（出库）", "restore": "恢复使用", "reorder": "调整顺序",
-    "submit": "报送财政", "department_confirm": "部门确认", "confirm": "财政确认", "expert_certify": "专家同意审定",
-    "certify": "审定发布", "supersede": "被新版本取代", "return": "退回", "start_next": "复制上年指标",
-    "start_set": "建立指标集", "assign_experts": "分派评审专家", "comment": "评审意见", "answer": "答复意见",
-    "propose": "提出变更申请", "accept": "采纳申请", "decline": "不予采纳", "withdraw": "撤回申请",
-    "login": "登录", "login_failed": "登录失败", "logout": "退出", "denied": "拒绝访问", "view": "查看",
-}
-ENTITY_LABELS = {
-    "indicator": "指标", "indicator_set": "指标集", "department": "部门", "user": "账户",
-    "change_request": "变更申请", "audit_log": "审计日志",
-}
+# Labels live with the other readable forms (webapp/views/readable.py); kept here for importers.
+ACTION_LABELS, ENTITY_LABELS = readable.ACTION_LABELS, readable.ENTITY_LABELS
 
 
 def _date(name: str) -> dt.date | None:
@@ -90,7 +81,8 @@ def detail(entry_id: int):
     if entry is None:
         raise NotFound(f"审计记录 {entry_id} 不存在。")
     return render_template("workflow/audit_detail.html", entry=entry, action_labels=ACTION_LABELS,
-                           entity_labels=ENTITY_LABELS, before=_pretty(entry.before), after=_pretty(entry.after))
+                           entity_labels=ENTITY_LABELS, fields=readable.compare(entry.before, entry.after),
+                           before=_pretty(entry.before), after=_pretty(entry.after))
 
 
 def _pretty(value) -> str:

@@ -9,11 +9,13 @@ from sqlalchemy.orm import selectinload
 
 from kb.errors import NotFound
 from kb.models import Department, Indicator
-from kb.permissions import can_add_indicator
+from kb.permissions import can_add_indicator, is_own_department
+from kb.services.workflow import next_version_years
 from kb.vocab import taxonomy
 from webapp import lookups
 from webapp.auth import current_actor
 from webapp.db import get_session
+from webapp.templating import local_today
 
 bp = Blueprint("departments", __name__, url_prefix="/departments")
 
@@ -53,12 +55,19 @@ def detail(code: str):
     ).all()
     active = [i for i in indicators if i.is_active]
     retired = [i for i in indicators if not i.is_active]
+    actor = current_actor()
+    current = department.current_set
+    # Its own frozen set: say so here, where the clerk lands, with the way on (issue 16).
+    frozen = (current if current is not None and is_own_department(actor, department.id)
+              and not can_add_indicator(actor, department) else None)
     return render_template(
         "departments/detail.html",
         department=department,
-        current=department.current_set,
+        current=current,
+        frozen_set=frozen,
+        start_years=next_version_years(frozen, local_today().year) if frozen else None,
         groups=group_by_levels(active),
         retired=retired,
         ordered=indicators,
-        can_edit=can_add_indicator(current_actor(), department),
+        can_edit=can_add_indicator(actor, department),
     )

@@ -8,7 +8,6 @@ library did not change since (fingerprint). A confirmed upload remembers its res
 """
 from __future__ import annotations
 
-import datetime as dt
 import io
 import tempfile
 import zipfile
@@ -37,6 +36,7 @@ from kb.vocab import Role
 from webapp.auth import current_actor
 from webapp.db import get_session
 from webapp.permissions import SIGNED_IN, allow, register
+from webapp.templating import local_today
 
 bp = Blueprint("sheets", __name__, url_prefix="/sheets")
 
@@ -195,7 +195,7 @@ def export_common():
 @bp.get("/export/library.xlsx", endpoint="export_library")
 def export_library_xlsx():
     """整个指标库（梳理模版格式，带“所属部门”列）。"""
-    return _xlsx(library_workbook(get_session()), f"指标库全库_{dt.date.today():%Y%m%d}.xlsx")
+    return _xlsx(library_workbook(get_session()), f"指标库全库_{local_today():%Y%m%d}.xlsx")
 
 
 @bp.get("/export/department/<code>.yaml")
@@ -217,7 +217,7 @@ def export_yaml_library():
                 archive.write(path, path.relative_to(directory).as_posix())
     stream.seek(0)
     return send_file(stream, mimetype="application/zip", as_attachment=True,
-                     download_name=f"指标库YAML_{dt.date.today():%Y%m%d}.zip")
+                     download_name=f"指标库YAML_{local_today():%Y%m%d}.zip")
 
 
 @bp.get("/catalogue")

@@ -68,3 +68,24 @@ def test_invalid_verdict_and_department_cannot_decide(session, world):
         goal_reviews.review_goal(session, EXPERT, goal, "很好")
     with pytest.raises(PermissionDenied):
         goal_reviews.approve_goal(session, world[2], goal)
+
+
+def test_submitted_goals_reach_the_reviewers_inbox_until_they_act(session, world):
+    """Issue 16: a submitted goal reached nobody's 待办."""
+    from kb.services.inbox import inbox
+
+    def goal_items(actor):
+        return [(item.kind, item.target) for item in inbox(session, actor) if item.target[0] == "goal"]
+
+    goal = full_goal(session, world)
+    assert goal_items(EXPERT) == goal_items(FINANCE) == []
+    goal_reviews.submit_goal(session, world[2], goal, goal.row_version)
+    assert goal_items(EXPERT) == [("goal_to_review", ("goal", goal.id))]
+    assert goal_items(FINANCE) == [("goal_to_review", ("goal", goal.id))]
+    goal_reviews.review_goal(session, EXPERT, goal, "良")
+    assert goal_items(EXPERT) == []  # done with it
+    assert goal_items(FINANCE) == [("goal_to_review", ("goal", goal.id))]
+    goal_reviews.review_goal(session, FINANCE, goal, "良")
+    assert goal_items(FINANCE) == [("goal_to_decide", ("goal", goal.id))]
+    goal_reviews.return_goal(session, FINANCE, goal, "请补充满意度调查方式")
+    assert goal_items(FINANCE) == [] and goal_items(world[2]) == [("goal_returned", ("goal", goal.id))]

@@ -197,3 +197,21 @@ def test_rows_are_deleted_with_their_goal_only_via_save(session, world):
     goals.save_goal(session, world[2], goal, {"rows": goals.goal_to_dict(goal)["rows"][:2]})
     session.flush()
     assert session.scalars(select(GoalRow).where(GoalRow.goal_id == goal.id)).all() == goal.rows[:2]
+
+
+def test_a_copied_indicator_does_not_join_the_source_departments_bundle(session, world, make_department):
+    """Issue 16: after copying WJ-006 into 教育局 the 卫健 bundle had 14 items, labelled 教育局, WJ-006 twice."""
+    from kb.services.personal import copy_indicator
+
+    department, _, officer = world
+    education = make_department("101", "县教育局")
+    session.flush()
+    copy = copy_indicator(session, FINANCE, "WJ-002", education)
+    bundles = {(b.department_code, b.project_type): b for b in goals.typical_bundles(session)}
+    assert bundles[("102", "基本公共卫生服务项目")].codes == ("WJ-001", "WJ-002", "WJ-011", "WJ-012")
+    assert bundles[("101", "基本公共卫生服务项目")].codes == (copy.code,)
+    goal = new_goal(session, world)
+    goals.add_bundle(session, officer, goal, "基本公共卫生服务项目")  # a bare name: the goal's own department
+    assert [row.indicator_code for row in goal.rows] == ["WJ-001", "WJ-002", "WJ-011", "WJ-012"]
+    goals.add_bundle(session, officer, goal, bundles[("101", "基本公共卫生服务项目")].key)
+    assert [row.indicator_code for row in goal.rows].count("WJ-002") == 1

@@ -397,3 +397,15 @@ def test_saved_plan_of_another_person_or_file_is_not_trusted(session, library):
     session.commit()
     assert result.changed == 1 and session.scalar(select(Indicator.target).where(Indicator.code == "T-001")) == "99"
     assert imports.plan_from_json("not json") is None and imports.plan_from_json('{"version": 2}') is None
+
+
+def test_source_type_without_source_document_is_told_at_the_document_column(session, library):
+    """Issue 16: a row with 指标来源类型 filled and 指标来源文件 empty was told the 指标来源类型 column is missing."""
+    rows = [filled(指标来源文件="", 文号="")]
+    with pytest.raises(ImportFailed) as caught:
+        preview_import(session, FINANCE, xlsx_bytes(rows), "f.xlsx", "901")
+    messages = [str(p) for p in caught.value.problems]
+    assert not any("表中没有" in m for m in messages), messages
+    [problem] = caught.value.problems
+    assert problem.field == "指标来源文件" and "请填写指标来源文件" in problem.message and "没有填写指标来源文件" in problem.message
+    session.rollback()

@@ -6,12 +6,13 @@ from sqlalchemy import func, select
 
 from kb.errors import InvalidTransition, KbError, PermissionDenied
 from kb.models import AuditEntry
+from kb.models.base import utcnow
 from kb.services.indicators import update_indicator
 from kb.services.sets import open_review
 from kb.services.versions import diff_versions, set_content
 from kb.services.workflow import (
     ACTIONS, allowed_actions, certification_reached, certify_set, confirm_set, perform,
-    return_set, start_next_version, submit_set,
+    next_version_years, return_set, start_next_version, submit_set,
 )
 from kb.vocab import SetStatus
 from tests.conftest import indicator_data
@@ -244,3 +245,46 @@ def test_concurrent_expert_approvals_cannot_both_miss_each_other(world, engine):
         other.commit()
     finally:
         other.close()
+
+
+def test_a_new_version_may_stay_in_the_same_year_and_never_goes_back(world):
+    """Issue 16: two 复制上年指标 minutes apart made 2026 第 2 版, then 2027 第 3 版."""
+    first = world.certified()
+    years, default = next_version_years(first, first.year)
+    assert years == [first.year, first.year + 1] and default == first.year
+    second = start_next_version(world.session, world.a("department"), world.own, year=first.year)
+    assert (second.version, second.year) == (2, first.year)  # 动态调整 within the year
+    world.session.commit()
+    world.certified()
+    with pytest.raises(InvalidTransition, match="不能早于"):
+        start_next_version(world.session, world.a("department"), world.own, year=first.year - 1)
+    third = start_next_version(world.session, world.a("department"), world.own)
+    assert third.year == max(second.year, utcnow().year)  # this year by default, not one more each time
+
+
+def test_certifying_over_open_suggestions_needs_a_recorded_reason(world):
+    """Issue 16: an expert certified over their own open 建议删除; the department was then asked to answer."""
+    from kb.services.inbox import inbox
+    from kb.services.reviews import add_comment, answer_comment
+
+    indicator_set = world.confirmed()
+    removal = add_comment(world.session, world.a("expert"), indicator_set, "remove", "与 T-001 重复", indicator_code="T-002")
+    with pytest.raises(InvalidTransition, match="建议删除 T-002"):
+        certify_set(world.session, world.a("expert"), indicator_set)
+    assert indicator_set.status == SetStatus.CONFIRMED
+    assert certify_set(world.session, world.a("expert"), indicator_set, override_reason="下一版再调整，本版先用")
+    entry = world.session.scalars(select(AuditEntry).where(AuditEntry.action == "expert_certify")).all()[-1]
+    assert entry.after["overridden_comments"] == [removal.id] and "下一版再调整" in entry.summary
+    # The set is frozen: the department is no longer asked to answer, nor can it.
+    assert not [item for item in inbox(world.session, world.a("department")) if item.kind == "to_answer"]
+    with pytest.raises(InvalidTransition, match="冻结"):
+        answer_comment(world.session, world.a("department"), removal, "已删除")
+
+
+def test_an_answered_suggestion_needs_no_reason(world):
+    from kb.services.reviews import add_comment, answer_comment
+
+    indicator_set = world.confirmed()
+    revise = add_comment(world.session, world.a("expert"), indicator_set, "revise", "目标偏低", indicator_code="T-002")
+    answer_comment(world.session, world.a("department"), revise, "下一年度按实际调高")
+    assert certify_set(world.session, world.a("expert"), indicator_set)

@@ -157,7 +157,29 @@
     button.addEventListener("click", function (event) { event.preventDefault(); window.print(); });
   }
 
+  /* ---- length limits said at the field: a counter instead of a silent cut at maxlength ---- */
+  function setupCharLimit(input) {
+    var max = parseInt(input.getAttribute("data-max-chars"), 10);
+    var hint = document.createElement("p");
+    hint.className = "hint char-count";
+    hint.setAttribute("aria-live", "polite");
+    if (input.id) { hint.id = input.id + "-count"; input.setAttribute("aria-describedby", hint.id); }
+    input.insertAdjacentElement("afterend", hint);
+    function update() {
+      var count = Array.from(input.value).length;  /* characters as the server counts them */
+      var over = count - max;
+      hint.hidden = count < max * 0.8;
+      hint.classList.toggle("is-over", over > 0);
+      hint.textContent = over > 0
+        ? "已输入 " + count + " 字，超过上限 " + max + " 字（多 " + over + " 字）：请精简，否则不能保存。"
+        : count + " / " + max + " 字";
+    }
+    input.addEventListener("input", update);
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-max-chars]").forEach(setupCharLimit);
     document.querySelectorAll("[data-suggest-input]").forEach(setupSuggest);
     document.querySelectorAll("form[method=post], form[data-busy]").forEach(setupBusy);
     document.querySelectorAll("[data-reorder]").forEach(setupReorder);

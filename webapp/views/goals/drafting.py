@@ -209,12 +209,16 @@ def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, statu
     ), status
 
 
-def _closest_bundle(bundles: list[goals.Bundle], project_name: str) -> str:
-    """The typical bundle whose project type reads most like this project's name (or "")."""
+def _closest_bundle(bundles: list[goals.Bundle], project_name: str) -> goals.Bundle | None:
+    """The typical bundle whose project type reads most like this project's name (the first of equals:
+    the list puts the department's own bundles first)."""
     name = re.sub(r"^\d{4}\s*年(度)?", "", project_name or "")
-    scored = [(goal_usage.similarity(name, b.project_type), b.project_type) for b in bundles if name]
-    best = max(scored, default=(0.0, ""))
-    return best[1] if best[0] >= 0.6 else ""
+    best, score = None, 0.0
+    for bundle in bundles if name else []:
+        similarity = goal_usage.similarity(name, bundle.project_type)
+        if similarity > score:
+            best, score = bundle, similarity
+    return best if score >= 0.6 else None
 
 
 def _grouped(hits: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:

@@ -77,12 +77,27 @@ def new_common():
     return _create(None)
 
 
+def frozen_explanation(indicator: Indicator) -> str:
+    current = indicator.department.current_set if indicator.department else None
+    if current is not None and current.status.value == "certified":
+        return (f"指标 {indicator.code} 所在的{indicator.department.name}指标集已审定，不能直接修改："
+                "开始新版本后可修改（见下方“开始新版本”）。")
+    if current is not None:
+        return (f"指标 {indicator.code} 所在的指标集{current.status.label}，财政确认、专家审定期间不能修改；"
+                "需要修改请联系财政退回。")
+    return f"您没有修改指标 {indicator.code} 的权限。"
+
+
 @bp.route("/indicators/<code>/edit", methods=["GET", "POST"])
 def edit(code: str):
     """修改指标（两人同时修改时，后保存者会看到对方改了什么，不会覆盖）。"""
     session = get_session()
     indicator = get_indicator(session, code)
     if request.method == "GET":
+        if not permissions.can_edit_indicator(current_actor(), indicator):
+            # Don't open a full form whose save will be refused: say why, where the way on is offered.
+            flash(frozen_explanation(indicator), "warning")
+            return redirect(url_for("indicators.detail", code=code))
         data = indicator_to_dict(indicator)
         return _form_page(data=data, mode="edit", indicator=indicator, department=indicator.department)
     # Start from the stored indicator: fields the form does not show, and its state (retiring is a

@@ -8,13 +8,14 @@ from sqlalchemy.orm import selectinload
 from kb import permissions
 from kb.models import AuditEntry, Department, Indicator, IndicatorSet
 from kb.searching import similar_indicators
-from kb.services import personal
+from kb.services import personal, workflow
 from kb.services.goal_usage import usage_count
 from kb.services.indicators import get_indicator
 from webapp.auth import current_actor, current_user
 from webapp.db import get_search, get_session
-from webapp.forms import FIELD_LABELS
 from webapp.permissions import can_open
+from webapp.templating import local_today
+from webapp.views import readable
 from webapp.views.departments import group_by_levels
 from webapp.views.indicators import bp
 from webapp.views.indicators.observed import observed_context
@@ -34,7 +35,8 @@ def history(code: str) -> list[dict]:
     for entry in entries:
         before, after = entry.before or {}, entry.after or {}
         changes = [
-            {"field": FIELD_LABELS.get(key, key), "before": before.get(key), "after": after.get(key)}
+            {"field": readable.field_label(key), "before": readable.show(before.get(key), key),
+             "after": readable.show(after.get(key), key)}
             for key in after if before and before.get(key) != after.get(key)
         ]
         rows.append({"entry": entry, "action": ACTION_LABELS.get(entry.action, entry.action), "changes": changes})
@@ -73,8 +75,14 @@ def detail(code: str):
         copy_targets = [own_department]
     elif permissions.can_keep_library(actor):
         copy_targets = session.scalars(select(Department).order_by(Department.code)).all()
+    # A department whose set is frozen gets told why 修改/复制 are missing, with the way on.
+    frozen_set = None
+    if own_department is not None and not permissions.can_add_indicator(actor, own_department):
+        frozen_set = own_department.current_set
     return render_template(
         "indicators/detail.html",
+        frozen_set=frozen_set,
+        start_years=workflow.next_version_years(frozen_set, local_today().year) if frozen_set else None,
         indicator=indicator,
         history=history(code),
         sets=sets_containing(indicator),

@@ -6,6 +6,7 @@ from flask import Response, render_template, request
 from kb.services.board import STATUS_ORDER, board_workbook, progress_board, status_label
 from webapp.db import get_session
 from webapp.permissions import SIGNED_IN, register
+from webapp.templating import local_time
 from webapp.views.workflow import bp
 
 register({"workflow.board": SIGNED_IN, "workflow.board_export": SIGNED_IN})
@@ -30,7 +31,7 @@ def board():
 def board_export():
     """推进情况导出为 Excel。"""
     data = progress_board(get_session(), **_filters())
-    filename = f"推进情况-{data.generated_at:%Y%m%d}.xlsx"
+    filename = f"推进情况-{local_time(data.generated_at, '%Y%m%d')}.xlsx"  # the date the page shows
     return Response(board_workbook(data), mimetype=XLSX, headers={
         "Content-Disposition": f"attachment; filename=board.xlsx; filename*=UTF-8''{_quote(filename)}"})
 

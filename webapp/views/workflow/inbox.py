@@ -19,6 +19,8 @@ def target_url(target: tuple[str, int]) -> str:
     kind, identifier = target
     if kind == "change_request":
         return url_for("workflow.change_detail", request_id=identifier)
+    if kind == "goal":
+        return url_for("goals.view", goal_id=identifier)
     return url_for("workflow.set_detail", set_id=identifier)
 
 

@@ -19,6 +19,7 @@ from kb.vocab import Role
 from webapp.auth import current_actor
 from webapp.db import get_session
 from webapp.permissions import NOT_FOUND, allow, register, register_scope
+from webapp.templating import local_today
 from webapp.views.workflow import bp
 
 
@@ -77,6 +78,14 @@ def set_detail(set_id: int):
     for comment in comments:
         by_indicator[comment.indicator_code].append(comment)
     review = set_lookup.open_review(session, indicator_set)
+    actions = workflow.allowed_actions(session, actor, indicator_set)
+    must_reconfirm = (indicator_set.status.value == "submitted"
+                      and workflow.department_must_reconfirm(session, indicator_set))
+    department_view = permissions.is_department(actor)
+    # 退回 has its own form with a reason and 复制上年指标 its own notice with the year; a department
+    # confirms only when finance changed something after it submitted.
+    buttons = [a for a in actions if a not in ("return", "start_next")
+               and not (a == "confirm" and department_view and not must_reconfirm)]
     return render_template(
         "workflow/set.html",
         indicator_set=indicator_set,
@@ -88,18 +97,37 @@ def set_detail(set_id: int):
         review=review,
         review_summary=reviews.review_summary(review),
         all_reviews=reviews.reviews_for(session, indicator_set),
-        actions=workflow.allowed_actions(session, actor, indicator_set),
+        actions=actions,
+        buttons=buttons,
+        next_step=_next_step(indicator_set, department_view, review),
+        unresolved=workflow.unresolved_comments(session, indicator_set) if "certify" in buttons else [],
         action_labels=ACTION_LABELS,
         can_comment=reviews.can_comment(session, actor, indicator_set),
         experts=reviews.list_experts(session) if permissions.can_assign_experts(actor, indicator_set) else [],
         my_assignment=set_lookup.assignment_of(session, actor, indicator_set),
-        must_reconfirm=(indicator_set.status.value == "submitted"
-                        and workflow.department_must_reconfirm(session, indicator_set)),
+        must_reconfirm=must_reconfirm,
         comment_kinds=[CommentKind.ACCEPT, CommentKind.REVISE, CommentKind.REMOVE],
-        default_due=(dt.date.today() + dt.timedelta(days=7)).isoformat(),
-        today=dt.date.today(),
+        default_due=(local_today() + dt.timedelta(days=7)).isoformat(),
+        today=local_today(),
         rule=certification_rule(),
+        start_years=workflow.next_version_years(indicator_set, local_today().year),
     )
+
+
+def _next_step(indicator_set, department_view: bool, review) -> str:
+    """What happens next when this user has nothing to press (an empty 操作 card said nothing)."""
+    if not indicator_set.is_current:
+        return "这是历史版本，只能查阅。"
+    status = indicator_set.status.value
+    if status == "submitted":
+        return ("已报送财政，等待财政确认；财政确认后分派专家审定。在此期间本部门不能修改指标，"
+                "需要修改请联系财政退回。" if department_view else "等待财政确认或退回。")
+    if status == "confirmed":
+        waiting = "专家评审中" if review else "等待财政分派评审专家"
+        return f"双方已确认，{waiting}；专家全部同意后指标集审定发布。"
+    if status == "draft":
+        return "草稿：部门新增、修改指标后报送财政。"
+    return ""
 
 
 @bp.post("/sets/<int:set_id>/<action>")
@@ -109,15 +137,18 @@ def transition(set_id: int, action: str):
     indicator_set = set_lookup.get_set(session, set_id)
     if action not in workflow.ACTIONS:
         raise NotFound(f"未知的操作“{action}”。")
+    year = request.form.get("year", "")
     result = workflow.perform(session, current_actor(), indicator_set, action,
-                              reason=request.form.get("reason", ""), rule=certification_rule())
+                              reason=request.form.get("reason", ""), rule=certification_rule(),
+                              year=int(year) if year.isdigit() else None)
     session.commit()
     messages = {
         "submit": "已报送财政。财政确认前，本部门指标集暂不能修改。",
         "confirm": "已确认。",
         "certify": "已记录您的审定意见。" if result.status.value != "certified" else "指标集已审定发布。",
         "return": "已退回，部门将按理由修改后重新报送。",
-        "start_next": f"已复制上年指标，开始 {result.year} 年第 {result.version} 版。",
+        "start_next": f"已复制第 {indicator_set.version} 版指标，开始 {result.year} 年第 {result.version} 版（草稿），"
+                      "现在可以修改。",
     }
     flash(messages[action], "success")
     return redirect(url_for("workflow.set_detail", set_id=result.id))
@@ -175,7 +206,7 @@ def start(code: str):
     year = request.form.get("year", "")
     new = workflow.start_next_version(session, current_actor(), department, int(year) if year.isdigit() else None)
     session.commit()
-    flash(f"已开始 {new.year} 年第 {new.version} 版指标集（草稿）。", "success")
+    flash(f"已开始 {new.year} 年第 {new.version} 版指标集（草稿），现在可以新增、修改指标。", "success")
     return redirect(url_for("workflow.set_detail", set_id=new.id))
 
 
@@ -187,7 +218,7 @@ def versions(code: str):
     sets = sorted(department.indicator_sets, key=lambda s: s.version, reverse=True)
     counts = {s.id: len(set_versions.set_content(session, s)) for s in sets}
     return render_template("workflow/versions.html", department=department, sets=sets, counts=counts,
-                           this_year=dt.date.today().year)
+                           this_year=local_today().year)
 
 
 @bp.get("/departments/<code>/diff")
