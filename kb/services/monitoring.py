@@ -24,7 +24,7 @@ from kb.errors import InvalidTransition, NotFound, PermissionDenied, Problem, Va
 from kb.models import BudgetProject, MonitoringEntry, MonitoringIndicator, MonitoringRound, PerformanceGoal
 from kb.models.base import utcnow
 from kb.models.goal import GoalStatus
-from kb.models.monitoring import Outlook, RoundScope, RoundStatus
+from kb.models.monitoring import Light, Outlook, RoundScope, RoundStatus
 from kb.permissions import can_fill_monitoring, can_manage_monitoring
 from kb.services.audit import Actor, record_change
 from kb.services.monitoring_lights import budget_light, exact, indicator_light, parse_value, worst
@@ -59,6 +59,17 @@ def round_entries(session: Session, monitoring_round: MonitoringRound,
     if department_id is not None:
         query = query.where(MonitoringEntry.department_id == department_id)
     return list(session.scalars(query))
+
+
+def red_light_project_ids(session: Session, year: int) -> set[int]:
+    """Projects whose latest monitoring round of ``year`` gave a red budget or goal light (抽查 takes all)."""
+    latest: dict[int, MonitoringEntry] = {}
+    entries = session.scalars(
+        select(MonitoringEntry).join(MonitoringEntry.round).where(MonitoringRound.year == year)
+        .order_by(MonitoringRound.cut_off, MonitoringRound.id))
+    for entry in entries:
+        latest[entry.project_id] = entry  # a later round replaces an earlier one
+    return {project_id for project_id, entry in latest.items() if Light.RED in (entry.budget_light, entry.goal_light)}
 
 
 def get_entry(session: Session, monitoring_round: MonitoringRound, entry_id: int) -> MonitoringEntry:

@@ -23,6 +23,7 @@ from kb.models import SelfEvaluation, SpotCheck, SpotCheckDraw, SpotCheckProblem
 from kb.models.base import utcnow
 from kb.models.selfeval import ProblemCategory, SampleReason
 from kb.selfeval.scoring import grade_of, round_score
+from kb.services import monitoring
 from kb.services.audit import Actor, record_change
 
 SOURCE = "抽查复核"
@@ -34,12 +35,11 @@ def _require(actor: Actor) -> None:
 
 
 def draw_sample(session: Session, actor: Actor, year: int, percentage: float, *, seed: int | None = None,
-                red_project_ids: Iterable[int] = ()) -> SpotCheckDraw:
+                red_project_ids: Iterable[int] | None = None) -> SpotCheckDraw:
     """Draw ``percentage`` % of ``year``'s self-evaluations not yet sampled, plus every red-light project.
 
-    ``red_project_ids`` are the budget projects whose last monitoring light was red.
-    TODO(issue 13 part A): default it from the monitoring rounds (kb.services.monitoring: the projects
-    whose latest round gave a red budget or goal light) once that module is merged.
+    ``red_project_ids`` are the budget projects whose last monitoring light was red; by default those
+    of ``year``'s monitoring rounds (:func:`kb.services.monitoring.red_light_project_ids`).
     """
     _require(actor)
     if not 0 < percentage <= 100:
@@ -55,7 +55,7 @@ def draw_sample(session: Session, actor: Actor, year: int, percentage: float, *,
     session.add(draw)
     size = max(1, math.ceil(len(open_) * percentage / 100))
     picked = random.Random(seed).sample(open_, min(size, len(open_)))
-    red = set(red_project_ids)
+    red = set(monitoring.red_light_project_ids(session, year) if red_project_ids is None else red_project_ids)
     chosen = {e.id: SampleReason.RANDOM for e in picked}
     for evaluation in open_:
         if evaluation.project_id in red:

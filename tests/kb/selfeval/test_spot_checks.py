@@ -43,6 +43,27 @@ def test_draw_is_repeatable_with_its_seed_and_includes_red_projects(session, yea
     assert sampled(again) == names and again.seed == 42
 
 
+def test_red_lights_of_the_years_latest_monitoring_are_drawn_by_default(session, year_of_tables):
+    import datetime as dt
+
+    from kb.models import MonitoringEntry, MonitoringRound
+    from kb.models.monitoring import Light
+
+    _, health, red = year_of_tables
+
+    def monitored(*lights: Light) -> dict[str, str]:
+        for month, light in zip((7, 11), lights):
+            monitoring_round = MonitoringRound(name=f"1—{month}月监控", year=2023, cut_off=dt.date(2023, month, 28), rules={})
+            session.add(MonitoringEntry(round=monitoring_round, project_id=red.id, department_id=health.id, goal_light=light))
+        session.flush()
+        draw = spot_checks.draw_sample(session, FINANCE, 2023, 1, seed=7)
+        return {c.evaluation.project_name: c.reason.value for c in draw.checks}
+
+    assert monitored(Light.RED).get("红灯项目") == "red"
+    session.rollback()
+    assert monitored(Light.RED, Light.GREEN).get("红灯项目") != "red"  # its latest light is green
+
+
 def test_only_finance_draws(session, year_of_tables):
     with pytest.raises(PermissionDenied):
         spot_checks.draw_sample(session, Actor("专家", "expert"), 2023, 10)
