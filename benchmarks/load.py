@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/load.py --users 50 --duration 300 --workers 2
     .venv/bin/python benchmarks/load.py --database-url postgresql+psycopg://postgres@127.0.0.1/kb_load
+    .venv/bin/python benchmarks/load.py --closed-loop 5000 --users 50          # API search, no think time
+    .venv/bin/python benchmarks/load.py --closed-loop 5000 --users 50 --compare-postgres postgresql+psycopg://postgres@127.0.0.1/kb_load
 
 It builds a fresh data directory (``kb init`` with the seed), creates accounts, starts
 ``kb serve --workers W``, signs every user in through the login form (CSRF token included), then
@@ -9,6 +11,11 @@ each user loops until the deadline: pick an action (search page, API search, ind
 department page, home), wait a think time, repeat. Every response is timed; any status ≥ 400,
 a connection error or a page without its expected content counts as an error. Prints p50/p95/p99
 per action and overall, and writes a JSON report (``--report``).
+
+``--closed-loop N`` measures saturated throughput instead: every user signs in, then the users send
+``GET /api/v1/search`` with a token back to back (no think time, no ramp-up) until N requests were
+sent in all; requests/s and latency percentiles are printed. ``--compare-postgres URL`` runs the same
+measurement a second time on PostgreSQL, so SQLite + Whoosh and PostgreSQL are compared in one run.
 """
 from __future__ import annotations
 
@@ -59,10 +66,24 @@ def seed_vocabulary() -> tuple[list[str], list[str], list[str]]:
     return queries, codes, departments
 
 
+class RequestBudget:
+    """The fixed number of requests of a closed-loop run, shared by every user."""
+
+    def __init__(self, total: int) -> None:
+        self.left, self._lock = total, threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            self.left -= 1
+            return self.left >= 0
+
+
 class User(threading.Thread):
     def __init__(self, number: int, host: str, port: int, deadline: float, think: tuple[float, float],
-                 vocabulary, results: list, account: str, arrival: float = 0.0) -> None:
+                 vocabulary, results: list, account: str, arrival: float = 0.0, budget: RequestBudget | None = None,
+                 ready: threading.Barrier | None = None) -> None:
         super().__init__(daemon=True)
+        self.budget, self.ready = budget, ready
         self.number, self.host, self.port, self.deadline, self.think = number, host, port, deadline, think
         self.queries, self.codes, self.departments = vocabulary
         self.results, self.account, self.arrival = results, account, arrival
@@ -137,6 +158,9 @@ class User(threading.Thread):
             self.login()
         except Exception as exc:  # counted; the user keeps browsing with what it has
             self.results.append(("login", 0.0, 0, f"{type(exc).__name__}: {exc}", "/login", time.monotonic()))
+        if self.budget is not None:
+            self.closed_loop()
+            return
         names, weights = zip(*ACTIONS)
         while time.monotonic() < self.deadline:
             action = self.random.choices(names, weights)[0]
@@ -154,6 +178,15 @@ class User(threading.Thread):
             else:
                 self.timed(action, "GET", "/")
             time.sleep(self.random.uniform(*self.think))
+
+
+    def closed_loop(self) -> None:
+        """API searches back to back until the shared budget is spent (after every user has signed in)."""
+        self.ready.wait()
+        while self.budget.take():
+            query = urllib.parse.quote(self.random.choice(self.queries))
+            self.timed("api_search", "GET", f"/api/v1/search?q={query}&limit=10", expect=b'"total"',
+                       headers={"Authorization": f"Bearer {self.token}"})
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -211,14 +244,34 @@ def main() -> None:
     parser.add_argument("--ramp-up", type=float, default=60.0, help="seconds over which the users arrive and sign in")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--search-backend", default="search.whoosh_backend.WhooshBackend")
+    parser.add_argument("--closed-loop", type=int, default=0, metavar="N",
+                        help="saturated API search: N requests in all, no think time (instead of --duration)")
+    parser.add_argument("--compare-postgres", default="", metavar="URL",
+                        help="run the same measurement again on this PostgreSQL database (SQLAlchemy URL)")
     parser.add_argument("--report", type=Path, default=None)
     args = parser.parse_args()
 
+    runs = {"sqlite" if not args.database_url else "given database": run_load(args, args.database_url, args.search_backend)}
+    if args.compare_postgres:
+        runs["postgresql"] = run_load(args, args.compare_postgres, "search.postgres_backend.PostgresBackend")
+    report = runs if len(runs) > 1 else next(iter(runs.values()))
+    if len(runs) > 1:
+        for name, summary in runs.items():
+            row = summary["all (excl. login)"]
+            print(f"{name:>14}: {summary['throughput_rps']:7.1f} requests/s  p50 {row['p50_ms']} ms  "
+                  f"p95 {row['p95_ms']} ms  p99 {row['p99_ms']} ms  errors {row['errors']}", file=sys.stderr)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    if args.report:
+        args.report.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def run_load(args, database_url: str, search_backend: str) -> dict:
+    """One measurement against a fresh ``kb serve`` on ``database_url`` (empty: SQLite in a temporary folder)."""
     data_dir = Path(tempfile.mkdtemp(prefix="kb-load-"))
     env = dict(os.environ, KB_DATA_DIR=str(data_dir), KB_SECRET_KEY=secrets.token_hex(32), KB_PASSWORD=PASSWORD,
-               SEARCH_BACKEND=args.search_backend)
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
+               SEARCH_BACKEND=search_backend)
+    if database_url:
+        env["DATABASE_URL"] = database_url
     print(f"data directory {data_dir}", file=sys.stderr)
     subprocess.run([KB, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
     for name, role, department in ACCOUNTS:
@@ -227,28 +280,33 @@ def main() -> None:
     log = open(data_dir / "serve.log", "w")
     server = subprocess.Popen([KB, "serve", "--port", str(args.port), "--workers", str(args.workers), "--threads", str(args.threads)],
                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    closed = args.closed_loop > 0
+    ramp_up, think = (0.0, (0.0, 0.0)) if closed else (args.ramp_up, tuple(args.think))
     try:
         wait_until_up(args.port, server)
         results: list = []
         vocabulary = seed_vocabulary()
         load_before = list(os.getloadavg())  # the machine is shared: record how busy it was
+        budget = RequestBudget(args.closed_loop) if closed else None
+        ready = threading.Barrier(args.users + 1) if closed else None
         started = time.monotonic()
-        deadline = started + args.duration
-        users = [User(n, "127.0.0.1", args.port, deadline, tuple(args.think), vocabulary, results, ACCOUNTS[n % len(ACCOUNTS)][0],
-                      arrival=args.ramp_up * n / max(args.users, 1)) for n in range(args.users)]
+        deadline = started + (float("inf") if closed else args.duration)
+        users = [User(n, "127.0.0.1", args.port, deadline, think, vocabulary, results, ACCOUNTS[n % len(ACCOUNTS)][0],
+                      arrival=ramp_up * n / max(args.users, 1), budget=budget, ready=ready) for n in range(args.users)]
         for user in users:
             user.start()
+        if closed:
+            ready.wait()  # every user has signed in: the measured part starts now
+            started = time.monotonic()
         for user in users:
-            user.join(args.duration + 60)
+            user.join(None if closed else args.duration + 60)
         elapsed = time.monotonic() - started
-        summary = summarise(results, elapsed, started + args.ramp_up)
+        summary = summarise(results, elapsed, started + ramp_up)
         summary["setup"] = {"load_average_before": load_before, "load_average_after": list(os.getloadavg()),
-                            "users": args.users, "duration_s": args.duration, "workers": args.workers, "threads": args.threads,
-                            "think_s": list(args.think), "ramp_up_s": args.ramp_up, "database": args.database_url or "sqlite", "backend": args.search_backend,
-                            "cpus": os.cpu_count()}
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
-        if args.report:
-            args.report.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+                            "users": args.users, "duration_s": round(elapsed, 1), "workers": args.workers, "threads": args.threads,
+                            "think_s": list(think), "ramp_up_s": ramp_up, "closed_loop_requests": args.closed_loop or None,
+                            "database": database_url or "sqlite", "backend": search_backend, "cpus": os.cpu_count()}
+        return summary
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
