@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from kb.indexing import COMMON_STATUS, FACETS, settle
+from kb.intent import find_departments, is_name_word
 from kb.models import Department, Indicator
 from kb.schemas import SearchHitSchema
 from kb.vocab import IndicatorState, SetStatus, taxonomy
@@ -26,9 +27,9 @@ DEPARTMENT_BOOST = 1.5
 # Recommendations: the department's own indicators first, then the common ones (共性指标).
 OWN_BOOST, COMMON_BOOST = 2.0, 1.6
 LEVEL1_ORDER = ("产出指标", "效益指标", "满意度指标", "成本指标")
-# Prefixes and suffixes of county department names that a person leaves out when naming one.
-_NAME_PREFIXES = ("中共襄垣县委", "襄垣县", "长治市", "县")
-_DEPARTMENT_ENDINGS = tuple("局委办院馆会队所站段部") + ("中心",)
+# What is left of a query once its department and category words are gone that asks for nothing more
+# (卫健委的满意度指标, 住建局有哪些指标).
+_FILLER = re.compile(r"[\s,，、;；:：。?？的]+|有哪些|哪些|相关|所有|全部|指标")
 # What a search can be filtered by: the facets of the documents (one definition, kb.indexing.FACETS).
 FILTER_KEYS = FACETS
 STATUS_LABELS = {status.value: status.label for status in SetStatus} | {COMMON_STATUS: "共性指标"}
@@ -59,30 +60,6 @@ def _category_words() -> list[tuple[str, str, str]]:
     return sorted({w for w in words if w[0].endswith("指标")}, key=lambda w: len(w[0]), reverse=True)
 
 
-def _core_name(name: str) -> str:
-    for prefix in _NAME_PREFIXES:
-        if name.startswith(prefix) and len(name) > len(prefix) + 1:
-            return name[len(prefix):]
-    return name
-
-
-def _is_subsequence(part: str, whole: str) -> bool:
-    position = 0
-    for char in part:
-        position = whole.find(char, position) + 1
-        if not position:
-            return False
-    return True
-
-
-def _mentions(part: str, core: str) -> bool:
-    """``part`` names the department ``core``: same first character, characters in order, and either
-    ending like a department name (教育局, 卫健局) or covering most of it (民政 for 民政局)."""
-    if len(part) < 2 or part[0] != core[0] or not _is_subsequence(part, core):
-        return False
-    return part.endswith(_DEPARTMENT_ENDINGS) or len(part) * 3 >= len(core) * 2
-
-
 def understand(session: Session, text: str) -> Understanding:
     """Find category and department words in ``text``; the rest is the text to search."""
     rest = normalize(text)
@@ -100,20 +77,22 @@ def understand(session: Session, text: str) -> Understanding:
     rows = session.execute(select(Department.id, Department.code, Department.name, Department.id.in_(owners))).all()
     found.department_names = {code: name for _, code, name, _ in rows}
     found.department_refs = {id_: {"code": code, "name": name} for id_, code, name, _ in rows}
-    departments = [(code, _core_name(name)) for _, code, name, owns in rows if owns]
-    lengths = {code: len(core) for code, core in departments}
+    departments = [(code, name) for _, code, name, owns in rows if owns]
     named = []
-    for part in re.split(r"[\s,，、;；:：。]+", rest):
-        matches = [code for code, core in departments if _mentions(part, core)] if part else []
-        if matches:
-            # Several matches: the one whose name is shortest is the main department (教育局, not a school).
-            found.departments.append(min(matches, key=lambda code: (lengths[code], code)))
-            named.append(part)
+    parts = set(re.split(r"[\s,，、;；:：。]+", rest))
+    names = dict(departments)
+    for word, code in find_departments(rest, departments):
+        if code not in found.departments:
+            found.departments.append(code)
+        if word in parts or is_name_word(word, names[code]):
+            named.append(word)
     remaining = rest
     for part in named:
         remaining = remaining.replace(part, " ")
-    if not re.sub(r"[\s,，、;；:：。]+", "", remaining) and not (found.level1 or found.level2):
+    if not _FILLER.sub("", remaining) and not (found.level1 or found.level2):
         remaining = rest  # only a department word (民政, 信访): search for it, with the department boosted
+    elif not _FILLER.sub("", remaining):
+        remaining = ""  # 卫健委的满意度指标: a department and a category, nothing else to match
     # Keep the punctuation: a pasted description's first clause names its project (see search.planner).
     found.text = re.sub(r"\s+", " ", remaining).strip(" ,，、;；:：。")
     return found

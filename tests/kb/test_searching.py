@@ -118,3 +118,27 @@ def test_similar_indicators_exclude_the_indicator_itself(seeded: Session, backen
     assert "ZJ-014" not in codes and 0 < len(codes) <= 6
     assert any(code.startswith("ZJ-") for code in codes)
     assert similar_indicators(seeded, backend, "NOPE-1") == []
+
+
+@pytest.mark.parametrize("query, code", [
+    ("卫健委的满意度指标", "102"), ("人社局 时效指标", "108"), ("住建 生态效益指标", "107"),
+    ("机关事务中心 成本指标", "103"), ("农业农村有哪些经济效益指标", "105"),
+])
+def test_department_abbreviations_come_from_the_names_in_the_table(seeded: Session, query: str, code: str) -> None:
+    """卫健, 人社, 住建 are nowhere in a list: they are read off 卫生健康局, 人力资源和社会保障局 …"""
+    found = understand(seeded, query)
+    assert found.departments == [code] and found.text == "" and found.level1
+
+
+def test_a_new_departments_abbreviation_is_understood_without_any_list(seeded: Session) -> None:
+    from kb.intent import find_departments
+
+    departments = [("118", "县发展和改革局"), ("120", "县市场监督管理局"), ("101", "县教育局")]
+    assert find_departments("发改委的项目", departments) == [("发改委", "118")]
+    assert find_departments("市监局抽检合格率", departments) == [("市监局", "120")]
+    assert find_departments("教学质量", departments) == []
+
+
+def test_a_leading_word_of_a_name_boosts_but_stays_in_the_text(seeded: Session) -> None:
+    found = understand(seeded, "乡镇卫生院服务能力")
+    assert found.departments == ["102"] and "卫生院" in found.text
