@@ -127,7 +127,7 @@ def search_indicators(
               for name in FILTER_KEYS}
     return {
         "total": results.total,
-        "hits": hits_for(session, [(hit.key, hit.score, dict(hit.highlights)) for hit in results.hits], details,
+        "hits": hits_for(session, _ranked(results.hits), details,
                          departments=found.department_refs),
         "facets": facets,
         "suggestion": results.suggestion,
@@ -190,7 +190,7 @@ def recommend_indicators(
         while own or common:
             hits += own[:2] + common[:1]
             own, common = own[2:], common[1:]
-    ranked = [(hit.key, hit.score, dict(hit.highlights)) for hit in hits]
+    ranked = _ranked(hits)
     hits = _spread(hits_for(session, ranked), limit)
     return {"total": len(hits), "hits": hits}
 
@@ -236,7 +236,7 @@ def similar_indicators(session: Session, backend: BaseBackend, code: str, *, lim
                         boosts={"level2": {indicator.level2: 1.2}})
     settle(backend)
     results = backend.search(query)
-    return hits_for(session, [(hit.key, hit.score, dict(hit.highlights)) for hit in results.hits])
+    return hits_for(session, _ranked(results.hits))
 
 
 def _load(session: Session, codes: list[str], with_departments: bool = True) -> dict[str, Indicator]:
@@ -248,15 +248,24 @@ def _load(session: Session, codes: list[str], with_departments: bool = True) -> 
     return {i.code: i for i in session.scalars(statement)}
 
 
-def hits_for(session: Session, ranked: list[tuple[str, float, dict[str, str]]], details: bool = False,
+def _ranked(hits) -> list[tuple]:
+    return [(hit.key, hit.score, dict(hit.highlights), hit.reasons) for hit in hits]
+
+
+def explain(reasons) -> list[dict[str, str]]:
+    """A hit's reasons as CONTRACT §5's ``why`` list."""
+    return [{"term": r.term, "kind": r.kind, "source": r.source} for r in reasons]
+
+
+def hits_for(session: Session, ranked: list[tuple], details: bool = False,
              departments: dict[int, dict[str, str]] | None = None) -> list[dict[str, Any]]:
     """Hit dictionaries for ``(code, score, highlights)`` in the given order, read from the database in one
     query (CONTRACT §5 shape; with ``details`` also state, operator, target and definition). ``departments``
     (id → code and name, when the caller has read them already) saves loading each hit's department."""
-    indicators = _load(session, [code for code, _, _ in ranked], with_departments=departments is None)
+    indicators = _load(session, [code for code, *_ in ranked], with_departments=departments is None)
     hits = []
     seen = set()
-    for code, score, highlight in ranked:
+    for code, score, highlight, *reasons in ranked:
         indicator = indicators.get(code)
         if indicator is None or code in seen:  # deleted since indexing; the index catches up after commit
             continue
@@ -275,6 +284,7 @@ def hits_for(session: Session, ranked: list[tuple[str, float, dict[str, str]]], 
             "unit": indicator.unit,
             "score": round(score, 4),
             "highlight": highlight,
+            "why": explain(reasons[0] if reasons else ()),
         })
         if details:
             hit.update(state=str(indicator.state), operator=indicator.operator, target=indicator.target,

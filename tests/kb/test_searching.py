@@ -11,7 +11,7 @@ from kb.indexing import INDICATOR_FIELDS, rebuild_index, search_options
 from kb.searching import recommend_indicators, search_indicators, similar_indicators, suggest_indicators, understand
 from search.whoosh_backend import WhooshBackend
 
-HIT_KEYS = {"code", "name", "department", "level1", "level2", "nature", "unit", "score", "highlight"}
+HIT_KEYS = {"code", "name", "department", "level1", "level2", "nature", "unit", "score", "highlight", "why"}
 
 
 @pytest.fixture
