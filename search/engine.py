@@ -6,7 +6,7 @@ from abc import abstractmethod
 from collections.abc import Iterable
 
 from search.analysis import Analyzer, Synonyms, normalize
-from search.base import BaseBackend, FieldSpec, SearchQuery, SearchResults, UnknownOption
+from search.base import BaseBackend, Document, FieldSpec, SearchQuery, SearchResults, UnknownOption
 from search.planner import FEATURES
 from search.reader import Reader
 from search.ranking import Ranker, RankingSettings
@@ -54,6 +54,38 @@ class RankedBackend(BaseBackend):
         if reader is None:
             return SearchResults()
         return Ranker(self.settings, reader, query).run()
+
+    def statistics_drift(self, documents: Iterable[Document], sample: int = 200) -> list[str]:
+        """Differences between the ranking statistics the index uses (document count, document frequency of
+        the title words per field group) and those of ``documents`` (the source of truth), one line each.
+        Stale statistics make an edited index rank unlike a fresh build even when every document is current."""
+        reader = self._reader()
+        if reader is None:
+            return []
+        documents = list(documents)
+        problems = []
+        if reader.doc_count() != len(documents):
+            problems.append(f"检索排序统计的文档数为 {reader.doc_count()}，数据库中为 {len(documents)}。")
+        expected: dict[str, dict[str, int]] = {}
+        words: list[str] = []
+        for document in documents:
+            tokens_by_group: dict[str, set[str]] = {}
+            for spec in self.fields:
+                tokens_by_group.setdefault(spec.index_name, set()).update(
+                    self.analyzer.tokens(str(document.text.get(spec.name, ""))))
+            for group, tokens in tokens_by_group.items():
+                for token in tokens:
+                    expected.setdefault(token, {}).setdefault(group, 0)
+                    expected[token][group] += 1
+            if self._title and len(words) < sample:
+                words += [t for t in self.analyzer.tokens(str(document.text.get(self._title, ""))) if t not in words]
+        actual = reader.group_frequencies(words[:sample])
+        for word in words[:sample]:
+            for group in self._groups:
+                want, have = expected.get(word, {}).get(group, 0), actual.get(word, {}).get(group, 0)
+                if want != have:
+                    problems.append(f"检索排序统计中“{word}”在 {group} 中的文档数为 {have}，应为 {want}。")
+        return problems
 
     def suggest(self, prefix: str, limit: int = 8) -> list[str]:
         reader = self._reader()
