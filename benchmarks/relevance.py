@@ -250,7 +250,11 @@ def without(options: dict, features: list[str]) -> dict:
     """``options`` with the named ranking features switched off (for the ablation table)."""
     options = dict(options)
     for feature in features:
-        if feature in ("synonyms", "user_words"):
+        if feature == "abbreviations":  # department words read off the names (kb/intent.py)
+            import kb.intent
+
+            kb.intent.ABBREVIATIONS = False
+        elif feature in ("synonyms", "user_words"):
             options[feature] = []
         else:
             options.setdefault("disabled", [])
@@ -311,7 +315,8 @@ def main() -> int:
     parser.add_argument("--backend", choices=("whoosh", "postgres", "both"), default="both")
     parser.add_argument("--dsn", help="PostgreSQL URL (default: $KB_TEST_DATABASE_URL or 127.0.0.1 postgres)")
     parser.add_argument("--sets", default="public-dev,public-test,blind,lodo")
-    parser.add_argument("--without", action="append", default=[], help="switch a ranking feature off")
+    parser.add_argument("--without", action="append", default=[],
+                        help="switch a feature off: ngram, abbreviations, synonyms, user_words")
     args = parser.parse_args()
     sets = args.sets.split(",")
     options = without(search_options(), args.without)
