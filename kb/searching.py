@@ -8,6 +8,7 @@ of such words becomes filters; otherwise they boost the matching indicators.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ DEPARTMENT_BOOST = 1.5
 # Recommendations: the department's own indicators first, then the common ones (共性指标).
 OWN_BOOST, COMMON_BOOST = 2.0, 1.6
 LEVEL1_ORDER = ("产出指标", "效益指标", "满意度指标", "成本指标")
+SATISFACTION, SATISFACTION_EXTRA = "满意度指标", 2
+DOMINANT_TOP = 5
 # What is left of a query once its department and category words are gone that asks for nothing more
 # (卫健委的满意度指标, 住建局有哪些指标).
 _FILLER = re.compile(r"[\s,，、;；:：。?？的]+|有哪些|哪些|相关|所有|全部|指标")
@@ -164,7 +167,8 @@ def _backend_query(found: Understanding, filters: dict, limit: int, offset: int,
 
 
 def recommend_indicators(
-    session: Session, backend: BaseBackend, text: str, *, department: str | None = None, limit: int = 20
+    session: Session, backend: BaseBackend, text: str, *, department: str | None = None, limit: int = 20,
+    category: str | None = None,
 ) -> dict[str, Any]:
     """Indicators that fit a project being drafted (name or description), spread over 产出/效益/满意度/成本.
 
@@ -183,6 +187,13 @@ def recommend_indicators(
     settle(backend)
     results = backend.search(query)
     hits = list(results.hits)
+    inferred = None if department or not (text or "").strip() else _dominant_department(session, hits)
+    if inferred:
+        # A project belongs to one department: the one most of the best hits come from is meant (学生 →
+        # 教育局), so another department's look-alikes (高龄津贴 for a student subsidy) fall behind.
+        boosts["department"] = {inferred: OWN_BOOST}
+        query = _backend_query(understand(session, text), filters, pool, 0, boosts=boosts)
+        hits = list(backend.search(query).hits)
     if department and not (text or "").strip():
         # No project text yet: the department's own set, with the common indicators woven in (2:1).
         common = backend.search(SearchQuery(text="", filters={"kind": "共性"}, limit=pool)).hits
@@ -190,9 +201,42 @@ def recommend_indicators(
         while own or common:
             hits += own[:2] + common[:1]
             own, common = own[2:], common[1:]
+    if (text or "").strip() and not _satisfaction_keys(session, hits):
+        hits = _with_satisfaction(session, backend, query, hits, text, category)
     ranked = _ranked(hits)
     hits = _spread(hits_for(session, ranked), limit)
     return {"total": len(hits), "hits": hits}
+
+
+def _dominant_department(session: Session, hits) -> str | None:
+    """The department of most of the best hits (common indicators not counted), if one has a majority."""
+    codes = [hit.key for hit in hits[:DOMINANT_TOP]]
+    owners = dict(session.execute(select(Indicator.code, Department.code).join(Department)
+                                  .where(Indicator.code.in_(codes))).all()) if codes else {}
+    counts = Counter(owners.values()).most_common(1)
+    return counts[0][0] if counts and counts[0][1] * 2 > len(codes) else None
+
+
+def _satisfaction_keys(session: Session, hits) -> set[str]:
+    codes = [hit.key for hit in hits]
+    return set(session.scalars(select(Indicator.code).where(Indicator.code.in_(codes),
+                                                             Indicator.level1 == SATISFACTION))) if codes else set()
+
+
+def _with_satisfaction(session: Session, backend: BaseBackend, query: SearchQuery, hits, text: str,
+                       category: str | None):
+    """A project serving the public must have a 满意度 indicator (quality rule R12, kb/indicators/
+    quality_rules.yaml): when the text did not bring one, the best-fitting ones of that category join."""
+    from kb.quality import is_public_service, load_rules
+
+    if not is_public_service({"name": text, "category": category}, load_rules()):
+        return hits
+    wanted = SearchQuery(text=query.text, filters={**query.filters, "level1": SATISFACTION},
+                         limit=SATISFACTION_EXTRA, boosts=query.boosts)
+    extra = backend.search(wanted).hits or backend.search(SearchQuery(
+        text="满意度", filters={"level1": SATISFACTION}, limit=SATISFACTION_EXTRA, boosts=query.boosts)).hits
+    known = {hit.key for hit in hits}
+    return [hit for hit in extra if hit.key not in known] + list(hits)
 
 
 def _spread(hits: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

@@ -142,3 +142,20 @@ def test_a_new_departments_abbreviation_is_understood_without_any_list(seeded: S
 def test_a_leading_word_of_a_name_boosts_but_stays_in_the_text(seeded: Session) -> None:
     found = understand(seeded, "乡镇卫生院服务能力")
     assert found.departments == ["102"] and "卫生院" in found.text
+
+
+def test_recommendations_for_a_public_service_project_include_a_satisfaction_indicator(seeded: Session, backend) -> None:
+    """Quality rule R12: a project serving the public needs a 满意度 indicator, so the recommendations offer one
+    even when the text brought none (issue 16 item 14)."""
+    plain = recommend_indicators(seeded, backend, "资金拨付及时", limit=12)["hits"]
+    assert not [h for h in plain if h["level1"] == "满意度指标"]  # not a public-service text: none forced in
+    public = recommend_indicators(seeded, backend, "资金拨付及时", category="补助补贴类", limit=12)["hits"]
+    assert [h for h in public if h["level1"] == "满意度指标"]
+
+
+def test_student_subsidy_recommendations_stay_with_students(seeded: Session, backend) -> None:
+    hits = recommend_indicators(seeded, backend, "学生生活补贴发放：为家庭经济困难学生按月发放生活补贴",
+                                department="101", limit=30)["hits"]
+    names = [h["name"] for h in hits]
+    assert not [n for n in names if "高龄" in n or "垃圾" in n], names
+    assert "受助学生满意度" in names
