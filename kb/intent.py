@@ -9,6 +9,7 @@ tomorrow is understood the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 # Prefixes and suffixes of county department names that a person leaves out when naming one.
 NAME_PREFIXES = ("中共襄垣县委", "襄垣县", "长治市", "县")
@@ -17,6 +18,7 @@ DEPARTMENT_ENDINGS = ("中心", *"局委办院馆会队所站段部")
 ABBREVIATIONS = True
 
 
+@lru_cache(maxsize=4096)
 def core_name(name: str) -> str:
     """The name without the county prefix (县教育局 → 教育局)."""
     for prefix in NAME_PREFIXES:
@@ -25,6 +27,7 @@ def core_name(name: str) -> str:
     return name
 
 
+@lru_cache(maxsize=4096)
 def _stem(name: str) -> str:
     """The core name without its ending (卫生健康局 → 卫生健康)."""
     for ending in DEPARTMENT_ENDINGS:
@@ -33,14 +36,15 @@ def _stem(name: str) -> str:
     return name
 
 
-def _word_starts(stem: str) -> list[int]:
+@lru_cache(maxsize=4096)
+def _word_starts(stem: str) -> tuple[int, ...]:
     """Where the words of a department name start: its parts joined by 和 are made of two-character words
     (人力资源和社会保障 → 人 资 | 社 保), which is how abbreviations pick their characters."""
     starts, position = [], 0
     for part in stem.split("和"):
         starts += list(range(position, position + len(part), 2))
         position += len(part) + 1
-    return starts
+    return tuple(starts)
 
 
 def _is_subsequence(part: str, whole: str) -> bool:
@@ -72,6 +76,7 @@ def is_name_word(word: str, name: str) -> bool:
     return word in (core, stem) or word.endswith(DEPARTMENT_ENDINGS) or not stem.startswith(word)
 
 
+@lru_cache(maxsize=65536)
 def mentions(word: str, name: str) -> bool:
     """``word`` names the department called ``name``."""
     core = core_name(name)
@@ -103,7 +108,9 @@ def find_departments(text: str, departments: Iterable[tuple[str, str]], longest:
     i = 0
     while i < len(text) - 1:
         candidates = by_first.get(text[i], ())  # a department word starts like the name (cheap pre-check)
-        for length in range(min(longest, len(text) - i), 1, -1) if candidates else ():
+        # A department word is at most its core name plus an ending of its own.
+        widest = max((len(core_name(name)) + 2 for _, name in candidates), default=0)
+        for length in range(min(longest, widest, len(text) - i), 1, -1) if candidates else ():
             word = text[i:i + length]
             matches = [(len(core_name(name)), code) for code, name in candidates if mentions(word, name)]
             if matches:
