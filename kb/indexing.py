@@ -157,6 +157,9 @@ def check_index(session: Session, backend: BaseBackend) -> list[str]:
     queued = session.scalar(select(func.count()).select_from(SearchOutbox))
     if queued:
         problems.append(f"还有 {queued} 条索引更新在队列中尚未写入。")
+    elif not problems and hasattr(backend, "statistics_drift"):
+        # Every document current, yet ranking may differ from a fresh build: compare the statistics too.
+        problems += backend.statistics_drift(iter_documents(session))
     return problems
 
 

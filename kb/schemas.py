@@ -301,6 +301,9 @@ class SearchHitSchema(Schema):
     unit = fields.String()
     score = fields.Float()
     highlight = fields.Dict(keys=fields.String(), values=fields.String())
+    # Why it matched: each query term found in it, how the term entered the query (输入词, 同义词, 纠错,
+    # 拼音, 字面相近 …) and the typed word it came from.
+    why = fields.List(fields.Dict(keys=fields.String(), values=fields.String()))
 
 
 class SearchResultSchema(Schema):

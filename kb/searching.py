@@ -8,6 +8,7 @@ of such words becomes filters; otherwise they boost the matching indicators.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from kb.indexing import COMMON_STATUS, FACETS, settle
+from kb.intent import find_departments, is_name_word
 from kb.models import Department, Indicator
 from kb.schemas import SearchHitSchema
 from kb.vocab import IndicatorState, SetStatus, taxonomy
@@ -26,9 +28,11 @@ DEPARTMENT_BOOST = 1.5
 # Recommendations: the department's own indicators first, then the common ones (共性指标).
 OWN_BOOST, COMMON_BOOST = 2.0, 1.6
 LEVEL1_ORDER = ("产出指标", "效益指标", "满意度指标", "成本指标")
-# Prefixes and suffixes of county department names that a person leaves out when naming one.
-_NAME_PREFIXES = ("中共襄垣县委", "襄垣县", "长治市", "县")
-_DEPARTMENT_ENDINGS = tuple("局委办院馆会队所站段部") + ("中心",)
+SATISFACTION, SATISFACTION_EXTRA = "满意度指标", 2
+DOMINANT_TOP = 5
+# What is left of a query once its department and category words are gone that asks for nothing more
+# (卫健委的满意度指标, 住建局有哪些指标).
+_FILLER = re.compile(r"[\s,，、;；:：。?？的]+|有哪些|哪些|相关|所有|全部|指标")
 # What a search can be filtered by: the facets of the documents (one definition, kb.indexing.FACETS).
 FILTER_KEYS = FACETS
 STATUS_LABELS = {status.value: status.label for status in SetStatus} | {COMMON_STATUS: "共性指标"}
@@ -59,30 +63,6 @@ def _category_words() -> list[tuple[str, str, str]]:
     return sorted({w for w in words if w[0].endswith("指标")}, key=lambda w: len(w[0]), reverse=True)
 
 
-def _core_name(name: str) -> str:
-    for prefix in _NAME_PREFIXES:
-        if name.startswith(prefix) and len(name) > len(prefix) + 1:
-            return name[len(prefix):]
-    return name
-
-
-def _is_subsequence(part: str, whole: str) -> bool:
-    position = 0
-    for char in part:
-        position = whole.find(char, position) + 1
-        if not position:
-            return False
-    return True
-
-
-def _mentions(part: str, core: str) -> bool:
-    """``part`` names the department ``core``: same first character, characters in order, and either
-    ending like a department name (教育局, 卫健局) or covering most of it (民政 for 民政局)."""
-    if len(part) < 2 or part[0] != core[0] or not _is_subsequence(part, core):
-        return False
-    return part.endswith(_DEPARTMENT_ENDINGS) or len(part) * 3 >= len(core) * 2
-
-
 def understand(session: Session, text: str) -> Understanding:
     """Find category and department words in ``text``; the rest is the text to search."""
     rest = normalize(text)
@@ -100,20 +80,22 @@ def understand(session: Session, text: str) -> Understanding:
     rows = session.execute(select(Department.id, Department.code, Department.name, Department.id.in_(owners))).all()
     found.department_names = {code: name for _, code, name, _ in rows}
     found.department_refs = {id_: {"code": code, "name": name} for id_, code, name, _ in rows}
-    departments = [(code, _core_name(name)) for _, code, name, owns in rows if owns]
-    lengths = {code: len(core) for code, core in departments}
+    departments = [(code, name) for _, code, name, owns in rows if owns]
     named = []
-    for part in re.split(r"[\s,，、;；:：。]+", rest):
-        matches = [code for code, core in departments if _mentions(part, core)] if part else []
-        if matches:
-            # Several matches: the one whose name is shortest is the main department (教育局, not a school).
-            found.departments.append(min(matches, key=lambda code: (lengths[code], code)))
-            named.append(part)
+    parts = set(re.split(r"[\s,，、;；:：。]+", rest))
+    names = dict(departments)
+    for word, code in find_departments(rest, departments):
+        if code not in found.departments:
+            found.departments.append(code)
+        if word in parts or is_name_word(word, names[code]):
+            named.append(word)
     remaining = rest
     for part in named:
         remaining = remaining.replace(part, " ")
-    if not re.sub(r"[\s,，、;；:：。]+", "", remaining) and not (found.level1 or found.level2):
+    if not _FILLER.sub("", remaining) and not (found.level1 or found.level2):
         remaining = rest  # only a department word (民政, 信访): search for it, with the department boosted
+    elif not _FILLER.sub("", remaining):
+        remaining = ""  # 卫健委的满意度指标: a department and a category, nothing else to match
     # Keep the punctuation: a pasted description's first clause names its project (see search.planner).
     found.text = re.sub(r"\s+", " ", remaining).strip(" ,，、;；:：。")
     return found
@@ -148,7 +130,7 @@ def search_indicators(
               for name in FILTER_KEYS}
     return {
         "total": results.total,
-        "hits": hits_for(session, [(hit.key, hit.score, dict(hit.highlights)) for hit in results.hits], details,
+        "hits": hits_for(session, _ranked(results.hits), details,
                          departments=found.department_refs),
         "facets": facets,
         "suggestion": results.suggestion,
@@ -185,7 +167,8 @@ def _backend_query(found: Understanding, filters: dict, limit: int, offset: int,
 
 
 def recommend_indicators(
-    session: Session, backend: BaseBackend, text: str, *, department: str | None = None, limit: int = 20
+    session: Session, backend: BaseBackend, text: str, *, department: str | None = None, limit: int = 20,
+    category: str | None = None,
 ) -> dict[str, Any]:
     """Indicators that fit a project being drafted (name or description), spread over 产出/效益/满意度/成本.
 
@@ -204,6 +187,13 @@ def recommend_indicators(
     settle(backend)
     results = backend.search(query)
     hits = list(results.hits)
+    inferred = None if department or not (text or "").strip() else _dominant_department(session, hits)
+    if inferred:
+        # A project belongs to one department: the one most of the best hits come from is meant (学生 →
+        # 教育局), so another department's look-alikes (高龄津贴 for a student subsidy) fall behind.
+        boosts["department"] = {inferred: OWN_BOOST}
+        query = _backend_query(understand(session, text), filters, pool, 0, boosts=boosts)
+        hits = list(backend.search(query).hits)
     if department and not (text or "").strip():
         # No project text yet: the department's own set, with the common indicators woven in (2:1).
         common = backend.search(SearchQuery(text="", filters={"kind": "共性"}, limit=pool)).hits
@@ -211,9 +201,42 @@ def recommend_indicators(
         while own or common:
             hits += own[:2] + common[:1]
             own, common = own[2:], common[1:]
-    ranked = [(hit.key, hit.score, dict(hit.highlights)) for hit in hits]
+    if (text or "").strip() and not _satisfaction_keys(session, hits):
+        hits = _with_satisfaction(session, backend, query, hits, text, category)
+    ranked = _ranked(hits)
     hits = _spread(hits_for(session, ranked), limit)
     return {"total": len(hits), "hits": hits}
+
+
+def _dominant_department(session: Session, hits) -> str | None:
+    """The department of most of the best hits (common indicators not counted), if one has a majority."""
+    codes = [hit.key for hit in hits[:DOMINANT_TOP]]
+    owners = dict(session.execute(select(Indicator.code, Department.code).join(Department)
+                                  .where(Indicator.code.in_(codes))).all()) if codes else {}
+    counts = Counter(owners.values()).most_common(1)
+    return counts[0][0] if counts and counts[0][1] * 2 > len(codes) else None
+
+
+def _satisfaction_keys(session: Session, hits) -> set[str]:
+    codes = [hit.key for hit in hits]
+    return set(session.scalars(select(Indicator.code).where(Indicator.code.in_(codes),
+                                                             Indicator.level1 == SATISFACTION))) if codes else set()
+
+
+def _with_satisfaction(session: Session, backend: BaseBackend, query: SearchQuery, hits, text: str,
+                       category: str | None):
+    """A project serving the public must have a 满意度 indicator (quality rule R12, kb/indicators/
+    quality_rules.yaml): when the text did not bring one, the best-fitting ones of that category join."""
+    from kb.quality import is_public_service, load_rules
+
+    if not is_public_service({"name": text, "category": category}, load_rules()):
+        return hits
+    wanted = SearchQuery(text=query.text, filters={**query.filters, "level1": SATISFACTION},
+                         limit=SATISFACTION_EXTRA, boosts=query.boosts)
+    extra = backend.search(wanted).hits or backend.search(SearchQuery(
+        text="满意度", filters={"level1": SATISFACTION}, limit=SATISFACTION_EXTRA, boosts=query.boosts)).hits
+    known = {hit.key for hit in hits}
+    return [hit for hit in extra if hit.key not in known] + list(hits)
 
 
 def _spread(hits: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
@@ -257,7 +280,7 @@ def similar_indicators(session: Session, backend: BaseBackend, code: str, *, lim
                         boosts={"level2": {indicator.level2: 1.2}})
     settle(backend)
     results = backend.search(query)
-    return hits_for(session, [(hit.key, hit.score, dict(hit.highlights)) for hit in results.hits])
+    return hits_for(session, _ranked(results.hits))
 
 
 def _load(session: Session, codes: list[str], with_departments: bool = True) -> dict[str, Indicator]:
@@ -269,15 +292,24 @@ def _load(session: Session, codes: list[str], with_departments: bool = True) -> 
     return {i.code: i for i in session.scalars(statement)}
 
 
-def hits_for(session: Session, ranked: list[tuple[str, float, dict[str, str]]], details: bool = False,
+def _ranked(hits) -> list[tuple]:
+    return [(hit.key, hit.score, dict(hit.highlights), hit.reasons) for hit in hits]
+
+
+def explain(reasons) -> list[dict[str, str]]:
+    """A hit's reasons as CONTRACT §5's ``why`` list."""
+    return [{"term": r.term, "kind": r.kind, "source": r.source} for r in reasons]
+
+
+def hits_for(session: Session, ranked: list[tuple], details: bool = False,
              departments: dict[int, dict[str, str]] | None = None) -> list[dict[str, Any]]:
     """Hit dictionaries for ``(code, score, highlights)`` in the given order, read from the database in one
     query (CONTRACT §5 shape; with ``details`` also state, operator, target and definition). ``departments``
     (id → code and name, when the caller has read them already) saves loading each hit's department."""
-    indicators = _load(session, [code for code, _, _ in ranked], with_departments=departments is None)
+    indicators = _load(session, [code for code, *_ in ranked], with_departments=departments is None)
     hits = []
     seen = set()
-    for code, score, highlight in ranked:
+    for code, score, highlight, *reasons in ranked:
         indicator = indicators.get(code)
         if indicator is None or code in seen:  # deleted since indexing; the index catches up after commit
             continue
@@ -296,6 +328,7 @@ def hits_for(session: Session, ranked: list[tuple[str, float, dict[str, str]]], 
             "unit": indicator.unit,
             "score": round(score, 4),
             "highlight": highlight,
+            "why": explain(reasons[0] if reasons else ()),
         })
         if details:
             hit.update(state=str(indicator.state), operator=indicator.operator, target=indicator.target,

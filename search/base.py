@@ -70,10 +70,21 @@ class SearchQuery:
 
 
 @dataclass(frozen=True)
+class Reason:
+    """Why a hit matched: ``term`` was found in it; it entered the query as ``kind`` (输入词, 同义词, 纠错,
+    拼音, 字面相近 …) from the typed word ``source``."""
+
+    term: str
+    kind: str
+    source: str
+
+
+@dataclass(frozen=True)
 class Hit:
     key: str
     score: float
     highlights: Mapping[str, str] = field(default_factory=dict)
+    reasons: tuple[Reason, ...] = ()
 
 
 @dataclass

@@ -20,6 +20,11 @@ PINYIN_WEIGHT = 1.0
 CONTAINING_WEIGHT = 0.8
 MISSPELT_WEIGHT = 0.3
 LEAD_WEIGHT = 1.5
+# Unknown words (no document has them: 修房子): their known two-character pieces, and for a short
+# query the library's words sharing a character with them, weigh this much (below any typed word).
+NGRAM_WEIGHT, NGRAM_CHAR_WEIGHT, NGRAM_WORDS = 0.6, 0.3, 4
+# Ranking features that can be switched off (benchmarks/relevance.py --without, the ablation table).
+FEATURES = frozenset({"ngram"})
 # A token found in more than this share of documents says little (用于, 服务, 率 …).
 STOP_SHARE = 0.2
 # The most terms handed to the engine; the most telling win (client-side minimum-should-match).
@@ -39,6 +44,12 @@ class Plan:
     idf: dict[str, float] = field(default_factory=dict)
     typed: set[str] = field(default_factory=set)  # tokens the user typed (or their pinyin reading)
     corrected: str | None = None  # the query with typos repaired, when that differs
+    # token → (how it entered the query, the typed word it came from): explains a hit (see ranking).
+    origins: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+# How a term entered the query, as the search page and the API explain a hit.
+TYPED, SYNONYM, TYPO, PINYIN, CONTAINING, NGRAM, RELATED = "输入词", "同义词", "纠错", "拼音", "含该字的词", "字面相近", "库内相关词"
 
 
 def plan_query(
@@ -51,6 +62,7 @@ def plan_query(
     homophones: Callable[[], tuple[Homophones, Mapping[str, int]]],
     is_title_word: Callable[[str], bool] = lambda token: True,
     containing: Callable[[str], list[str]] = lambda char: [],
+    features: frozenset[str] = FEATURES,
 ) -> Plan:
     """Weighted, pruned terms for ``text`` (``doc_frequency`` counts documents containing a token)."""
     text = normalize(text)
@@ -59,10 +71,11 @@ def plan_query(
         return plan
     candidates: dict[str, float] = {}
 
-    def add(tokens: Iterable[str], weight: float) -> None:
+    def add(tokens: Iterable[str], weight: float, kind: str = TYPED, source: str = "") -> None:
         for token in tokens:
             if candidates.get(token, 0.0) < weight:
                 candidates[token] = weight
+                plan.origins[token] = (kind, source or token)
 
     typed = list(analyzer.tokens(text))
     if len(text) > SHORT_QUERY:
@@ -75,7 +88,7 @@ def plan_query(
     if looks_like_pinyin(text) and not any(doc_frequency(t) for t in typed):
         for reading in pinyin().to_chinese(text):
             reading_tokens = analyzer.tokens(reading)
-            add(reading_tokens, PINYIN_WEIGHT)
+            add(reading_tokens, PINYIN_WEIGHT, PINYIN, text)
             plan.typed.update(reading_tokens)
             plan.corrected = plan.corrected or reading.replace(" ", "")
     short = len(text) <= SHORT_QUERY
@@ -89,12 +102,14 @@ def plan_query(
             for token in [t for t in candidates if t not in repaired]:
                 candidates[token] = MISSPELT_WEIGHT
             plan.typed = (plan.typed & set(repaired)) | set(repaired)
-            add((t for t in repaired if t not in candidates), TYPO_WEIGHT)
+            add((t for t in repaired if t not in candidates), TYPO_WEIGHT, TYPO, text)
     for found, other in synonyms.expand(plan.corrected or text, candidates):
         tokens = analyzer.tokens(other)
         # 占比 splits into 占 + 比: single characters of a longer synonym only add noise.
-        add((t for t in tokens if len(t) > 1 or len(other) == 1), SYNONYM_WEIGHT)
+        add((t for t in tokens if len(t) > 1 or len(other) == 1), SYNONYM_WEIGHT, SYNONYM, found)
 
+    if "ngram" in features:
+        _add_ngrams(typed, short, doc_frequency, containing, add)
     if not short:
         candidates = {t: w for t, w in candidates.items() if not t.isdigit()}
     # A single character finds the words containing it too (灯: 路灯, 亮灯率), when it is the query or
@@ -102,7 +117,7 @@ def plan_query(
     singles = [t for t, w in candidates.items()
                if len(t) == 1 and is_cjk(t) and w >= 1.0 and (len(text) == 1 or not doc_frequency(t))]
     for token in singles if short else ():
-        add(containing(token), CONTAINING_WEIGHT)
+        add(containing(token), CONTAINING_WEIGHT, CONTAINING, token)
     frequencies = {token: doc_frequency(token) for token in candidates}
     present = {t: w for t, w in candidates.items() if frequencies[t] > 0}
     total_docs = max(total_docs, 1)
@@ -116,6 +131,21 @@ def plan_query(
         chosen = {t: chosen[t] for t in ranked}
     plan.terms = chosen
     return plan
+
+
+def _add_ngrams(typed, short: bool, doc_frequency, containing, add) -> None:
+    """A character n-gram signal for words of three or more characters no document contains: everyday
+    words (修房子, 几十年一遇) share pieces with the official ones (房 → 危房, 住房; 十年). Two-character
+    unknown words are left alone: one shared character (路 of 路灯 in 道路) is more noise than signal."""
+    for token in dict.fromkeys(typed):
+        if len(token) < 3 or not is_cjk(token) or doc_frequency(token):
+            continue
+        known = [token[i:i + 2] for i in range(len(token) - 1) if doc_frequency(token[i:i + 2])]
+        add(known, NGRAM_WEIGHT, NGRAM, token)
+        covered = {char for piece in known for char in piece}
+        for char in token if short else ():
+            if char not in covered:
+                add(containing(char)[:NGRAM_WORDS], NGRAM_CHAR_WEIGHT, NGRAM, token)
 
 
 def coverage(tokens: Iterable[str], matched: Mapping[str, float], idf: Mapping[str, float]) -> float:

@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from search.analysis import Analyzer, Synonyms, highlight, normalize
-from search.base import FieldSpec, Hit, SearchQuery, SearchResults
-from search.planner import SHORT_QUERY, Plan, coverage, plan_query
+from search.base import FieldSpec, Hit, Reason, SearchQuery, SearchResults
+from search.planner import FEATURES, SHORT_QUERY, TYPED, Plan, coverage, plan_query
 from search.reader import Candidate, MatchQuery, Reader, TermClause, facet_values
 
 # Shares of the final score: the engine's BM25F score, how much of the query the document covers,
@@ -24,6 +24,10 @@ EXACT_BONUS = 10.0
 # A token in more than this share of documents (and more than so many) is looked up in titles and
 # keywords only: walking its postings in every field is what makes Whoosh slow.
 COMMON_SHARE, COMMON_POSTINGS = 0.05, 300
+# A one-word query whose candidates fill the re-ranking pool (率, %, 满意度) is asked again for up to this many:
+# the total and the facet counts are those of every match, not of the first pool. (Longer queries keep the
+# pool: loading thousands of candidates for every name query cost 20× the latency at 10k documents.)
+FULL_COUNT = 1000
 # Pseudo-relevance feedback for pasted descriptions: when the best hits mostly share a value of
 # the feedback facet (one department's project), the other hits with that value move up.
 FEEDBACK_TOP, FEEDBACK_SHARE = 5, 0.5
@@ -33,7 +37,9 @@ class RankingSettings:
     """What the ranker needs from the backend's configuration (the same options on every engine)."""
 
     def __init__(self, fields: Iterable[FieldSpec], analyzer: Analyzer, synonyms: Synonyms, candidates: int,
-                 feedback_facets: dict[str, float], postings_budget: int | None) -> None:
+                 feedback_facets: dict[str, float], postings_budget: int | None,
+                 features: frozenset[str] = FEATURES) -> None:
+        self.features = frozenset(features)
         self.fields = tuple(fields)
         self.analyzer = analyzer
         self.synonyms = synonyms
@@ -89,7 +95,7 @@ class Ranker:
             plan = plan_query(
                 text, settings.analyzer, self._doc_frequency, reader.doc_count(), settings.synonyms,
                 lambda: vocabulary().pinyin(), lambda: vocabulary().homophones(),
-                self._is_title_word, lambda char: vocabulary().containing(char),
+                self._is_title_word, lambda char: vocabulary().containing(char), settings.features,
             )
             exact_hits = []
             if settings.exact_fields:
@@ -100,6 +106,9 @@ class Ranker:
             if clauses:
                 top_n = reader.match(MatchQuery(terms=tuple(clauses), filters=filters, exclude=excluded,
                                                 limit=settings.candidates))
+                if len(top_n) >= settings.candidates and len(plan.typed & plan.terms.keys()) <= 1:
+                    top_n = reader.match(MatchQuery(terms=tuple(clauses), filters=filters, exclude=excluded,
+                                                    limit=FULL_COUNT))
                 top = max((c.score for c in top_n), default=1.0) or 1.0
                 for candidate in top_n:
                     scored[candidate.key] = (candidate.score / top, candidate)
@@ -179,6 +188,15 @@ class Ranker:
         title_cov = coverage(candidate.title_tokens, dict(plan.terms), plan.idf) if candidate.title_tokens else 0.0
         return SCORE_SHARE * share + QUERY_COVERAGE_SHARE * query_cov + TITLE_COVERAGE_SHARE * title_cov, factor
 
+    @staticmethod
+    def _reasons(candidate: Candidate, plan: Plan | None) -> tuple[Reason, ...]:
+        """The query's terms found in the hit, most telling first, each with how it entered the query."""
+        if plan is None:
+            return ()
+        found = [t for t in plan.terms if t in candidate.tokens]
+        found.sort(key=lambda t: (plan.origins.get(t, (TYPED,))[0] != TYPED, -plan.terms[t] * plan.idf.get(t, 0.0)))
+        return tuple(Reason(t, *plan.origins.get(t, (TYPED, t))) for t in found)
+
     def _results(self, ranked, plan: Plan | None) -> SearchResults:
         query = self.query
         counts: dict[str, Counter] = {name: Counter() for name in query.facets}
@@ -191,7 +209,7 @@ class Ranker:
         page = []
         for final, key, candidate in ranked[query.offset:query.offset + query.limit]:
             highlights = {name: highlight(value, terms) for name, value in candidate.highlights.items() if terms}
-            page.append(Hit(key=key, score=final, highlights=highlights))
+            page.append(Hit(key=key, score=final, highlights=highlights, reasons=self._reasons(candidate, plan)))
         suggestion = None
         if plan is not None and plan.corrected and plan.corrected != plan.text:
             suggestion = plan.corrected

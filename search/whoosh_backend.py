@@ -29,6 +29,7 @@ from search.base import Document, FieldSpec, IndexBusy
 from search.engine import RankedBackend
 from search.locking import InterProcessLock
 from search.reader import Candidate, MatchQuery, Reader, Vocabulary, stored_data
+from search.whoosh_stats import live_searcher, live_vocabulary
 
 log = logging.getLogger(__name__)
 POINTER = "CURRENT"
@@ -232,7 +233,7 @@ class WhooshBackend(RankedBackend):
             log.exception("检索索引无法打开，需要重建（kb index rebuild）")
             return None
         self._load_words(generation)
-        self._local.searcher = ix.searcher()
+        self._local.searcher = live_searcher(ix)
         self._local.generation = generation
         return self._local.searcher
 
@@ -268,6 +269,7 @@ class WhooshBackend(RankedBackend):
                 for term, info in searcher.reader().iter_field(f"t_{group}"):
                     word = term.decode("utf-8") if isinstance(term, bytes) else term
                     frequencies[word] = max(frequencies.get(word, 0), info.doc_frequency())
+            titles, frequencies = live_vocabulary(searcher, titles, frequencies, self._groups, self._title)
             self._vocab = (version, Vocabulary(titles, frequencies))
         return self._vocab[1]
 
@@ -317,12 +319,12 @@ class WhooshReader(Reader):
         self.backend, self.searcher = backend, searcher
 
     def doc_count(self) -> int:
-        # Whoosh's term statistics still count replaced documents until segments merge: compare them
-        # with the count that includes those too.
-        return self.searcher.doc_count_all()
+        return self.searcher.doc_count()  # live documents (search/whoosh_stats.py)
 
     def group_frequencies(self, tokens: Iterable[str]) -> dict[str, dict[str, int]]:
-        return {token: {group: self.searcher.doc_frequency(f"t_{group}", token) for group in self.backend._groups}
+        live = self.searcher.live_statistics
+        frequency = live.doc_frequency if live is not None else self.searcher.doc_frequency
+        return {token: {group: frequency(f"t_{group}", token) for group in self.backend._groups}
                 for token in dict.fromkeys(tokens)}
 
     def _restriction(self, query: MatchQuery):

@@ -11,7 +11,7 @@ from kb.indexing import INDICATOR_FIELDS, rebuild_index, search_options
 from kb.searching import recommend_indicators, search_indicators, similar_indicators, suggest_indicators, understand
 from search.whoosh_backend import WhooshBackend
 
-HIT_KEYS = {"code", "name", "department", "level1", "level2", "nature", "unit", "score", "highlight"}
+HIT_KEYS = {"code", "name", "department", "level1", "level2", "nature", "unit", "score", "highlight", "why"}
 
 
 @pytest.fixture
@@ -118,3 +118,44 @@ def test_similar_indicators_exclude_the_indicator_itself(seeded: Session, backen
     assert "ZJ-014" not in codes and 0 < len(codes) <= 6
     assert any(code.startswith("ZJ-") for code in codes)
     assert similar_indicators(seeded, backend, "NOPE-1") == []
+
+
+@pytest.mark.parametrize("query, code", [
+    ("卫健委的满意度指标", "102"), ("人社局 时效指标", "108"), ("住建 生态效益指标", "107"),
+    ("机关事务中心 成本指标", "103"), ("农业农村有哪些经济效益指标", "105"),
+])
+def test_department_abbreviations_come_from_the_names_in_the_table(seeded: Session, query: str, code: str) -> None:
+    """卫健, 人社, 住建 are nowhere in a list: they are read off 卫生健康局, 人力资源和社会保障局 …"""
+    found = understand(seeded, query)
+    assert found.departments == [code] and found.text == "" and found.level1
+
+
+def test_a_new_departments_abbreviation_is_understood_without_any_list(seeded: Session) -> None:
+    from kb.intent import find_departments
+
+    departments = [("118", "县发展和改革局"), ("120", "县市场监督管理局"), ("101", "县教育局")]
+    assert find_departments("发改委的项目", departments) == [("发改委", "118")]
+    assert find_departments("市监局抽检合格率", departments) == [("市监局", "120")]
+    assert find_departments("教学质量", departments) == []
+
+
+def test_a_leading_word_of_a_name_boosts_but_stays_in_the_text(seeded: Session) -> None:
+    found = understand(seeded, "乡镇卫生院服务能力")
+    assert found.departments == ["102"] and "卫生院" in found.text
+
+
+def test_recommendations_for_a_public_service_project_include_a_satisfaction_indicator(seeded: Session, backend) -> None:
+    """Quality rule R12: a project serving the public needs a 满意度 indicator, so the recommendations offer one
+    even when the text brought none (issue 16 item 14)."""
+    plain = recommend_indicators(seeded, backend, "资金拨付及时", limit=12)["hits"]
+    assert not [h for h in plain if h["level1"] == "满意度指标"]  # not a public-service text: none forced in
+    public = recommend_indicators(seeded, backend, "资金拨付及时", category="补助补贴类", limit=12)["hits"]
+    assert [h for h in public if h["level1"] == "满意度指标"]
+
+
+def test_student_subsidy_recommendations_stay_with_students(seeded: Session, backend) -> None:
+    hits = recommend_indicators(seeded, backend, "学生生活补贴发放：为家庭经济困难学生按月发放生活补贴",
+                                department="101", limit=30)["hits"]
+    names = [h["name"] for h in hits]
+    assert not [n for n in names if "高龄" in n or "垃圾" in n], names
+    assert "受助学生满意度" in names

@@ -1,5 +1,7 @@
-"""Relevance is gated: the public judged queries (a copy of ../shared/eval/public_queries.yaml) run through
-the real search path on each engine, and nDCG@10 must not drop below the floor (0.960 measured on both)."""
+"""Relevance is gated on the dev half of the public judged queries (../shared/eval/public_queries.yaml,
+or ``$KB_SHARED_DIR/eval/…``), run through the real search path on each engine: nDCG@10 must not drop
+below the floor. The test half and the blind set are reported by benchmarks/relevance.py, never gated
+here (a floor on them would invite tuning on them)."""
 from __future__ import annotations
 
 import importlib.util
@@ -10,8 +12,8 @@ import yaml
 
 from tests.conftest import POSTGRES_URL
 
-QUERIES = Path(__file__).parent / "data" / "public_queries.yaml"
-NDCG_FLOOR = 0.94
+# Measured 0.973 (Whoosh) / 0.974 (PostgreSQL) on the dev half when the split was made.
+DEV_NDCG_FLOOR = 0.95
 
 
 def _benchmark():
@@ -22,14 +24,34 @@ def _benchmark():
     return module
 
 
+def test_the_split_is_the_documented_rule_and_covers_every_public_query() -> None:
+    relevance = _benchmark()
+    public = relevance.read_queries(relevance.PUBLIC_QUERIES)
+    committed = yaml.safe_load(relevance.SPLIT_FILE.read_text(encoding="utf-8"))
+    assert {half: sorted(qids) for half, qids in committed.items()} == relevance.split_public(public)
+    assert not set(committed["dev"]) & set(committed["test"])
+    assert set(committed["dev"]) | set(committed["test"]) == {item["qid"] for item in public}
+
+
+def test_leave_one_department_out_removes_only_that_departments_words() -> None:
+    relevance = _benchmark()
+    texts = {"101": "受助学生满意度 学生资助", "102": "高血压患者规范管理率", "": "预算执行率 满意度"}
+    options = {"user_words": ["学生资助", "满意度", "高血压"],
+               "synonyms": [["学生资助", "助学"], ["满意度", "满意率"], ["看病", "就医"]]}
+    reduced = relevance.department_resources(texts, options, "101")
+    assert reduced["user_words"] == ["满意度", "高血压"]  # 满意度 is also in the common indicators
+    assert reduced["synonyms"] == [["满意度", "满意率"], ["看病", "就医"]]
+
+
 @pytest.mark.parametrize("engine", ["whoosh", "postgres"])
-def test_ndcg_stays_above_the_floor(engine: str) -> None:
+def test_dev_half_ndcg_stays_above_the_floor(engine: str) -> None:
     if engine == "postgres" and not POSTGRES_URL:
         pytest.skip("the PostgreSQL backend needs KB_TEST_DATABASE_URL")
     relevance = _benchmark()
-    queries = yaml.safe_load(QUERIES.read_text(encoding="utf-8"))["queries"]
+    queries = relevance.query_sets()["public-dev"]
     by_type, _ = relevance.evaluate(queries, engine, POSTGRES_URL)
     ndcg, recall, mrr = relevance.overall(by_type)
-    assert sum(len(rows) for rows in by_type.values()) == 72  # every judged query ran
-    assert ndcg >= NDCG_FLOOR, f"nDCG@10 {ndcg:.3f} < {NDCG_FLOOR}"
+    assert sum(len(rows) for rows in by_type.values()) == len(queries) + sum(
+        1 for q in queries if q.get("department_code"))  # every judged query ran
+    assert ndcg >= DEV_NDCG_FLOOR, f"nDCG@10 {ndcg:.3f} < {DEV_NDCG_FLOOR}"
     assert recall >= 0.95 and mrr >= 0.95

@@ -39,7 +39,7 @@ def test_search_has_the_contract_shape(world, client, token):
     assert response.status_code == 200
     assert {"total", "hits"} <= set(body)
     hit = next(hit for hit in body["hits"] if hit["code"] == "WJ-006")
-    assert set(hit) == {"code", "name", "department", "level1", "level2", "nature", "unit", "score", "highlight"}
+    assert set(hit) == {"code", "name", "department", "level1", "level2", "nature", "unit", "score", "highlight", "why"}
     assert hit["department"] == {"code": "102", "name": "县卫生健康局"}
     filtered = client.get("/api/v1/search?q=率&department=101&level1=产出指标", headers=bearer(token)).get_json()
     assert filtered["hits"] and all(h["department"]["code"] == "101" and h["level1"] == "产出指标" for h in filtered["hits"])

@@ -48,6 +48,7 @@ class RecommendArgs(Schema):
     text = fields.String(required=True, metadata={"description": "项目描述（项目名称、内容、预期目标）"},
                          error_messages={"required": "请提供 text：项目描述。"})
     department = fields.String(load_default=None)
+    category = fields.String(load_default=None, metadata={"description": "项目类别（如 公共服务类）：面向群众的项目必含满意度指标"})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="limit 应在 1–100 之间。"))
 
 
@@ -96,7 +97,7 @@ class Recommend(MethodView):
     def get(self, args):
         """按项目描述推荐最合适的指标。"""
         return recommend_indicators(get_session(), get_search(), args["text"], department=args["department"],
-                                    limit=args["limit"])
+                                    limit=args["limit"], category=args["category"])
 
 
 @blp.route("/suggest", endpoint="suggest")

@@ -21,11 +21,23 @@ FACET_TITLES = {
     "kind": "共性/个性",
 }
 EXAMPLES = ("高血压 管理", "学生资助", "满意度", "道路 养护", "预算执行率")
+# A pasted project description is searched up to this many characters (the planner keeps its most telling
+# words anyway); longer text is cut, and the page says so.
+MAX_QUERY = 2000
+# Links (facets, pages, 您是不是要找) carry the query in the URL: beyond this many characters a server
+# refuses the URL (HTTP 414), so the box posts long text and links carry its beginning.
+LINK_QUERY = 200
+
+
+def _params() -> dict[str, str]:
+    """The search's parameters: from the URL, or from the form when long text was posted."""
+    source = request.form if request.method == "POST" else request.args
+    return {key: value for key, value in source.items() if value and key != "csrf_token"}
 
 
 def search_url(**changes) -> str:
     """This search with some parameters changed (None removes one); filters reset the page."""
-    args = {key: value for key, value in request.args.items() if value}
+    args = _params()
     if any(key in FILTER_KEYS or key == "q" for key in changes):
         args.pop("page", None)
     for key, value in changes.items():
@@ -33,17 +45,26 @@ def search_url(**changes) -> str:
             args.pop(key, None)
         else:
             args[key] = value
+    if "q" in args:
+        args["q"] = args["q"][:LINK_QUERY]
     return url_for("search.index", **args)
 
 
-@bp.get("/")
+@bp.route("/", methods=["GET", "POST"])
 def index():
-    """指标检索。"""
+    """指标检索（长文本由检索框以 POST 提交，见 static/js/app.js）。"""
     session = get_session()
-    q = request.args.get("q", "").strip()[:200]
-    filters = {key: request.args.get(key, "").strip() for key in FILTER_KEYS if request.args.get(key, "").strip()}
+    params = _params()
+    typed = params.get("q", "").strip()
+    q = typed[:MAX_QUERY]
+    notices = []
+    if len(typed) > MAX_QUERY:
+        notices.append(f"检索内容共 {len(typed)} 字，已按前 {MAX_QUERY} 字检索。")
+    if len(q) > LINK_QUERY:
+        notices.append(f"检索内容较长（{len(q)} 字）：本页按全文检索；筛选、翻页等链接按前 {LINK_QUERY} 字重新检索。")
+    filters = {key: params.get(key, "").strip() for key in FILTER_KEYS if params.get(key, "").strip()}
     try:
-        page = max(1, int(request.args.get("page", "1")))
+        page = max(1, int(params.get("page", "1")))
     except ValueError:
         page = 1
     if not q and not filters:
@@ -73,4 +94,5 @@ def index():
     chips = [{"facet": FACET_TITLES[key], "label": labels[key].get(value, value), "remove": search_url(**{key: None})}
              for key, value in filters.items()]
     return render_template("search/results.html", q=q, result=result, facets=facets, chips=chips, page=page,
-                           pages=pages, search_url=search_url, examples=EXAMPLES)
+                           pages=pages, search_url=search_url, examples=EXAMPLES,
+                           notices=notices)

@@ -77,6 +77,19 @@
     input.addEventListener("blur", function () { setTimeout(close, 150); });
   }
 
+  /* ---- long search text (a pasted project description) is posted: in a URL it would be refused (HTTP 414) ---- */
+  document.querySelectorAll("form[role=search]").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      var input = form.querySelector("input[name=q]");
+      var token = document.querySelector("meta[name=csrf-token]");
+      if (!input || input.value.length <= 200 || !token) { return; }
+      form.method = "post";
+      var hidden = document.createElement("input");
+      hidden.type = "hidden"; hidden.name = "csrf_token"; hidden.value = token.getAttribute("content");
+      form.appendChild(hidden);
+    });
+  });
+
   /* ---- busy state: a submitted form's button shows progress and cannot be pressed twice ---- */
   function setupBusy(form) {
     form.addEventListener("submit", function (event) {
