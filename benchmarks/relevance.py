@@ -254,7 +254,7 @@ def without(options: dict, features: list[str]) -> dict:
             import kb.intent
 
             kb.intent.ABBREVIATIONS = False
-        elif feature in ("synonyms", "user_words"):
+        elif feature in ("synonyms", "user_words", "thesaurus"):
             options[feature] = []
         else:
             options.setdefault("disabled", [])
@@ -316,7 +316,7 @@ def main() -> int:
     parser.add_argument("--dsn", help="PostgreSQL URL (default: $KB_TEST_DATABASE_URL or 127.0.0.1 postgres)")
     parser.add_argument("--sets", default="public-dev,public-test,blind,lodo")
     parser.add_argument("--without", action="append", default=[],
-                        help="switch a feature off: ngram, abbreviations, synonyms, user_words")
+                        help="switch a feature off: ngram, abbreviations, synonyms, user_words, thesaurus")
     args = parser.parse_args()
     sets = args.sets.split(",")
     options = without(search_options(), args.without)

@@ -334,8 +334,17 @@ def _affected_codes(session: Session, instance: object) -> set[str]:
     return set()
 
 
+def read_thesaurus(path) -> list[list[str]]:
+    """The general thesaurus's groups (one tab-separated line each, ``#`` comments), [] when absent."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.split("\t") for line in lines if line.strip() and not line.startswith("#")]
+
+
 def search_options() -> dict:
-    """Backend options from the search data in ``kb/indicators/``: dictionary words and synonym groups."""
+    """Backend options from the search data in ``kb/indicators/``: dictionary words, synonym groups and the
+    general thesaurus (scripts/build_thesaurus.py)."""
     import yaml
 
     from kb.vocab import REFERENCE_DIR
@@ -347,6 +356,7 @@ def search_options() -> dict:
     return {
         "user_words": [str(w) for w in read("dictionary.yaml").get("words", [])],
         "synonyms": [[str(t) for t in group] for group in read("synonyms.yaml").get("groups", [])],
+        "thesaurus": read_thesaurus(REFERENCE_DIR / "thesaurus.tsv"),
         # A pasted project description belongs to one department: its other indicators fit too.
         "feedback_facets": {"project": 1.5, "department": 1.2},
     }

@@ -16,6 +16,9 @@ from search.analysis import Analyzer, Homophones, PinyinLexicon, Synonyms, is_cj
 # Weights of the kinds of terms, relative to a token the user typed.
 TYPO_WEIGHT = 0.9
 SYNONYM_WEIGHT = 0.7
+# The general thesaurus (kb/indicators/thesaurus.tsv, built from cnsyn): far noisier than the hand-written
+# synonyms, so below them, and at most this many of the library's words per typed word.
+THESAURUS_WEIGHT, THESAURUS_WORDS = 0.4, 3
 PINYIN_WEIGHT = 1.0
 CONTAINING_WEIGHT = 0.8
 MISSPELT_WEIGHT = 0.3
@@ -50,6 +53,7 @@ class Plan:
 
 # How a term entered the query, as the search page and the API explain a hit.
 TYPED, SYNONYM, TYPO, PINYIN, CONTAINING, NGRAM, RELATED = "输入词", "同义词", "纠错", "拼音", "含该字的词", "字面相近", "库内相关词"
+THESAURUS = "通用同义词库"
 
 
 def plan_query(
@@ -63,6 +67,7 @@ def plan_query(
     is_title_word: Callable[[str], bool] = lambda token: True,
     containing: Callable[[str], list[str]] = lambda char: [],
     features: frozenset[str] = FEATURES,
+    thesaurus: Synonyms | None = None,
 ) -> Plan:
     """Weighted, pruned terms for ``text`` (``doc_frequency`` counts documents containing a token)."""
     text = normalize(text)
@@ -108,6 +113,8 @@ def plan_query(
         # 占比 splits into 占 + 比: single characters of a longer synonym only add noise.
         add((t for t in tokens if len(t) > 1 or len(other) == 1), SYNONYM_WEIGHT, SYNONYM, found)
 
+    if thesaurus:
+        _add_thesaurus(plan.typed, thesaurus, doc_frequency, is_title_word, candidates, add)
     if "ngram" in features:
         _add_ngrams(typed, short, doc_frequency, containing, add)
     if not short:
@@ -131,6 +138,18 @@ def plan_query(
         chosen = {t: chosen[t] for t in ranked}
     plan.terms = chosen
     return plan
+
+
+def _add_thesaurus(typed, thesaurus: Synonyms, doc_frequency, is_title_word, candidates, add) -> None:
+    """General-thesaurus equivalents of typed words that are not already strong matches (absent from the
+    index or only in prose: 修房子, 老人), limited to the library's own words (document frequency > 0),
+    the most frequent first: an everyday word then reaches the official wording (住房, 老年人)."""
+    for token in sorted(typed):
+        if len(token) < 2 or not is_cjk(token) or is_title_word(token):
+            continue
+        others = [o for o in sorted(thesaurus.equivalents(token)) if o not in candidates]
+        found = sorted(((doc_frequency(o), o) for o in others[:4 * THESAURUS_WORDS]), reverse=True)
+        add([o for n, o in found[:THESAURUS_WORDS] if n], THESAURUS_WEIGHT, THESAURUS, token)
 
 
 def _add_ngrams(typed, short: bool, doc_frequency, containing, add) -> None:

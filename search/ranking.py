@@ -38,8 +38,9 @@ class RankingSettings:
 
     def __init__(self, fields: Iterable[FieldSpec], analyzer: Analyzer, synonyms: Synonyms, candidates: int,
                  feedback_facets: dict[str, float], postings_budget: int | None,
-                 features: frozenset[str] = FEATURES) -> None:
+                 features: frozenset[str] = FEATURES, thesaurus: Synonyms | None = None) -> None:
         self.features = frozenset(features)
+        self.thesaurus = thesaurus
         self.fields = tuple(fields)
         self.analyzer = analyzer
         self.synonyms = synonyms
@@ -96,6 +97,7 @@ class Ranker:
                 text, settings.analyzer, self._doc_frequency, reader.doc_count(), settings.synonyms,
                 lambda: vocabulary().pinyin(), lambda: vocabulary().homophones(),
                 self._is_title_word, lambda char: vocabulary().containing(char), settings.features,
+                settings.thesaurus,
             )
             exact_hits = []
             if settings.exact_fields:
