@@ -18,7 +18,7 @@ TYPO_WEIGHT = 0.9
 SYNONYM_WEIGHT = 0.7
 # The general thesaurus (kb/indicators/thesaurus.tsv, built from cnsyn): far noisier than the hand-written
 # synonyms, so below them, and at most this many of the library's words per typed word.
-THESAURUS_WEIGHT, THESAURUS_WORDS = 0.4, 3
+THESAURUS_WEIGHT, THESAURUS_WORDS = 0.3, 3
 PINYIN_WEIGHT = 1.0
 CONTAINING_WEIGHT = 0.8
 MISSPELT_WEIGHT = 0.3
