@@ -23,6 +23,8 @@ FIELDS = (
 OPTIONS = {
     "user_words": ["高标准农田"],
     "synonyms": [["满意度", "满意率"], ["及时", "按时"]],
+    # A general thesaurus group (kb/indicators/thesaurus.tsv): 长者 is in no document, 老年人 is.
+    "thesaurus": [["长者", "老年人", "老人家"]],
 }
 
 
@@ -186,6 +188,12 @@ def test_pinyin_full_spelling_and_initials(library: BaseBackend) -> None:
 def test_synonyms_are_expanded_at_query_time(library: BaseBackend) -> None:
     assert "A-001" in keys(library, "服务对象满意率")
     assert "A-002" in keys(library, "资金按时拨付")
+
+
+def test_thesaurus_reaches_the_librarys_wording_and_says_so(library: BaseBackend) -> None:
+    hits = library.search(SearchQuery(text="长者健康")).hits
+    assert hits and hits[0].key == "A-006"
+    assert ("老年人", "通用同义词库", "长者") in {(r.term, r.kind, r.source) for r in hits[0].reasons}
 
 
 def test_typo_is_repaired_and_suggested(library: BaseBackend) -> None:
