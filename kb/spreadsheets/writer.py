@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from kb import vocab
+from kb.characters import scrub
 from kb.errors import NotFound
 from kb.models import Department, Indicator
 from kb.services.library import indicator_to_dict
@@ -67,7 +68,8 @@ def department_label(department: Department | None) -> str:
 
 def safe_filename(text: str) -> str:
     """A file name from a department name: no path separators, quotes or line breaks (SEC-EXP-1)."""
-    return re.sub(r'[\\/:*?"<>|\r\n\t\x00\']+', "", text).strip() or "导出"
+    # Control characters (CR/LF in a header → 500) and invisible ones are dropped too (item 5/11).
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f\x7f\']+', "", scrub(text)).replace("\ufffd", "").strip() or "导出"
 
 
 @dataclass
