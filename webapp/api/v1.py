@@ -12,6 +12,7 @@ from kb.searching import FILTER_KEYS, recommend_indicators, search_indicators, s
 from kb.services import accounts
 from kb.services.indicators import get_indicator, update_indicator
 from kb.services.library import indicator_to_dict
+from kb.visibility import check_can_read, hidden_for
 from webapp import lookups
 from webapp.auth import THROTTLED, current_actor, ip_is_throttled, lockout_policy
 from webapp.db import get_search, get_session
@@ -84,8 +85,9 @@ class Search(MethodView):
     def get(self, args):
         """检索指标（命中、高亮、分面计数、纠错建议）。"""
         filters = {key: args[key] for key in FILTER_KEYS if args.get(key)}  # the page's filters, every one
-        return search_indicators(get_session(), get_search(), args["q"], filters=filters,
-                                 limit=args["limit"], offset=args["offset"])
+        session = get_session()
+        return search_indicators(session, get_search(), args["q"], filters=filters,
+                                 limit=args["limit"], offset=args["offset"], hidden=hidden_for(session, current_actor()))
 
 
 @blp.route("/recommend", endpoint="recommend")
@@ -95,8 +97,9 @@ class Recommend(MethodView):
     @blp.doc(security=[{"bearer": []}])
     def get(self, args):
         """按项目描述推荐最合适的指标。"""
-        return recommend_indicators(get_session(), get_search(), args["text"], department=args["department"],
-                                    limit=args["limit"])
+        session = get_session()
+        return recommend_indicators(session, get_search(), args["text"], department=args["department"],
+                                    limit=args["limit"], hidden=hidden_for(session, current_actor()))
 
 
 @blp.route("/suggest", endpoint="suggest")
@@ -106,7 +109,9 @@ class Suggest(MethodView):
     @blp.doc(security=[{"bearer": []}])
     def get(self, args):
         """输入联想（检索框下拉提示）。"""
-        return suggest_indicators(get_session(), get_search(), args["q"], limit=args["limit"])
+        session = get_session()
+        return suggest_indicators(session, get_search(), args["q"], limit=args["limit"],
+                                  hidden=hidden_for(session, current_actor()))
 
 
 @blp.route("/indicators/<code>", endpoint="indicator")
@@ -116,6 +121,7 @@ class IndicatorResource(MethodView):
     def get(self, code):
         """一项指标的全部字段（与 YAML 格式相同）。"""
         indicator = get_indicator(get_session(), code)
+        check_can_read(get_session(), current_actor(), indicator)
         return indicator_to_dict(indicator), 200, {"ETag": f'"{indicator.row_version}"'}
 
 

@@ -33,6 +33,7 @@ from kb.spreadsheets.writer import (
     library_workbook,
     safe_filename,
 )
+from kb.visibility import HIDDEN, visible_to
 from kb.vocab import Role
 from webapp.auth import current_actor
 from webapp.db import get_session
@@ -182,7 +183,7 @@ def export_department(code: str):
     """部门指标集（梳理模版格式，带出现有指标，可修改后再导入）。"""
     session = get_session()
     department = get_department(session, code)
-    return _xlsx(department_workbook(session, code),
+    return _xlsx(department_workbook(session, code, visible_to(session, current_actor())),
                  f"{TEMPLATE_TITLE}_{department.code}{safe_filename(department.name)}.xlsx")
 
 
@@ -195,13 +196,17 @@ def export_common():
 @bp.get("/export/library.xlsx", endpoint="export_library")
 def export_library_xlsx():
     """整个指标库（梳理模版格式，带“所属部门”列）。"""
-    return _xlsx(library_workbook(get_session()), f"指标库全库_{dt.date.today():%Y%m%d}.xlsx")
+    session = get_session()
+    return _xlsx(library_workbook(session, visible_to(session, current_actor())), f"指标库全库_{dt.date.today():%Y%m%d}.xlsx")
 
 
 @bp.get("/export/department/<code>.yaml")
 def export_yaml(code: str):
     """部门 YAML 文件（CONTRACT §4 格式，与 kb export 相同）。"""
-    content = department_yaml(get_session(), code).encode("utf-8")
+    session = get_session()
+    if not visible_to(session, current_actor()).allows(get_department(session, code).id):
+        raise PermissionDenied(HIDDEN)
+    content = department_yaml(session, code).encode("utf-8")
     return send_file(io.BytesIO(content), mimetype="application/x-yaml", as_attachment=True,
                      download_name=f"{code}.yaml")
 
@@ -210,10 +215,15 @@ def export_yaml(code: str):
 def export_yaml_library():
     """整个指标库的 YAML（kb export 的目录结构，打包为 zip；kb load 可原样导入）。"""
     stream = io.BytesIO()
+    session = get_session()
+    visible = visible_to(session, current_actor())
     with tempfile.TemporaryDirectory() as directory:
-        export_library(get_session(), Path(directory))
+        export_library(session, Path(directory))
         with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(Path(directory).rglob("*.yaml")):
+                if path.parent.name == "departments" and path.stem not in visible.department_codes \
+                        and not visible.everything:
+                    continue  # another department's draft (kb.visibility)
                 archive.write(path, path.relative_to(directory).as_posix())
     stream.seek(0)
     return send_file(stream, mimetype="application/zip", as_attachment=True,
@@ -224,7 +234,9 @@ def export_yaml_library():
 def catalogue():
     """可打印的指标目录（按部门、一级和二级指标分组；浏览器中打印或另存为 PDF）。"""
     code = request.args.get("department") or None
-    return render_template("sheets/catalogue.html", groups=catalogue_groups(get_session(), code), standalone=False)
+    session = get_session()
+    groups = catalogue_groups(session, code, visible=visible_to(session, current_actor()))
+    return render_template("sheets/catalogue.html", groups=groups, standalone=False)
 
 
 # --- helpers ------------------------------------------------------------------------------------
