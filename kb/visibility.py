@@ -44,22 +44,27 @@ def sees_every_draft(actor) -> bool:
     return actor is None or permissions.role_of(actor) in permissions.LIBRARY_KEEPERS
 
 
-def visible_to(session: Session, actor) -> Visible:
-    """What ``actor`` may read, from the database (one query)."""
-    if sees_every_draft(actor):
-        return EVERYTHING
-    assigned = select(IndicatorSet.department_id).join(ReviewRequest, ReviewRequest.set_id == IndicatorSet.id) \
-        .join(ReviewAssignment, ReviewAssignment.request_id == ReviewRequest.id) \
-        .where(ReviewAssignment.expert_id == actor.user_id, IndicatorSet.is_current.is_(True)) \
-        if permissions.is_expert(actor) and actor.user_id is not None else None
+def _readable_departments(actor):
+    """The rule as a WHERE clause on ``departments.id`` for an actor who does not see every draft."""
     certified = select(IndicatorSet.department_id).where(IndicatorSet.is_current.is_(True),
                                                          IndicatorSet.status == SetStatus.CERTIFIED)
     conditions = [Department.id.in_(certified)]
     if actor.department_id is not None:
         conditions.append(Department.id == actor.department_id)
-    if assigned is not None:
+    if permissions.is_expert(actor) and actor.user_id is not None:
+        assigned = select(IndicatorSet.department_id) \
+            .join(ReviewRequest, ReviewRequest.set_id == IndicatorSet.id) \
+            .join(ReviewAssignment, ReviewAssignment.request_id == ReviewRequest.id) \
+            .where(ReviewAssignment.expert_id == actor.user_id, IndicatorSet.is_current.is_(True))
         conditions.append(Department.id.in_(assigned))
-    rows = session.execute(select(Department.id, Department.code).where(or_(*conditions))).all()
+    return or_(*conditions)
+
+
+def visible_to(session: Session, actor) -> Visible:
+    """What ``actor`` may read, from the database (one query)."""
+    if sees_every_draft(actor):
+        return EVERYTHING
+    rows = session.execute(select(Department.id, Department.code).where(_readable_departments(actor))).all()
     return Visible(False, frozenset(row.id for row in rows), frozenset(row.code for row in rows))
 
 
@@ -92,8 +97,12 @@ def hidden_codes(session: Session, visible: Visible) -> tuple[str, ...]:
 
 
 def hidden_for(session: Session, actor) -> tuple[str, ...]:
-    """:func:`hidden_codes` for ``actor`` (what the search paths pass as ``hidden``)."""
-    return hidden_codes(session, visible_to(session, actor))
+    """:func:`hidden_codes` for ``actor`` in one query (the search paths pass it as ``hidden``)."""
+    if sees_every_draft(actor):
+        return ()
+    readable = select(Department.id).where(_readable_departments(actor))
+    return tuple(session.scalars(select(Indicator.code).where(
+        Indicator.department_id.is_not(None), Indicator.department_id.not_in(readable)).order_by(Indicator.code)))
 
 
 __all__ = ["EVERYTHING", "HIDDEN", "Visible", "can_read", "check_can_read", "hidden_codes", "hidden_for", "indicator_clause",
