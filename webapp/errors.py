@@ -53,15 +53,16 @@ def render_error(status: int, message: str, **extra):
                            message=message, help=HELP.get(status, ""), **extra), status
 
 
-def record_denial(message: str) -> None:
-    """Write a 403 to the audit log in a separate transaction (SEC-AZ-6)."""
+def record_denial(message: str, action: str = "denied", result: str = "refused") -> None:
+    """Write a 403 (or, with ``action``/``result``, another refusal such as a 409 save) to the audit
+    log in a separate transaction (SEC-AZ-6, issue 14 item 10)."""
     user = g.get("user")
     actor = Actor.of(user, request.remote_addr or "") if user else Actor("(未登录)", "", remote_addr=request.remote_addr or "")
     sessions = current_app.extensions["kb"].sessions
     try:
         with sessions() as session:
-            record_change(session, actor, "denied", "route", safe_name(request.endpoint or request.path)[:100],
-                          summary=f"{request.method} {safe_name(request.path)}：{message}")
+            record_change(session, actor, action, "route", safe_name(request.endpoint or request.path)[:100],
+                          summary=f"{request.method} {safe_name(request.path)}：{message}", result=result)
             session.commit()
     except Exception:  # the refusal itself must still happen; the failure is logged for the operator
         current_app.logger.exception("could not write the audit row of a refusal")
@@ -78,6 +79,7 @@ def _kb_error(error: KbError):
     if isinstance(error, PermissionDenied):
         return denied(error.message)
     if isinstance(error, EditConflict):
+        record_denial(error.message, "save_conflict", "conflict")
         changes = {field: {"before": before, "after": after} for field, (before, after) in error.changes.items()}
         return render_error(409, error.message, changes=changes, current_version=error.current_version)
     if isinstance(error, InvalidTransition):
@@ -95,6 +97,7 @@ def _stale_data(error: StaleDataError):
 
     # The failed flush left the request's transaction unusable; the page (signed-in user, menu) reads again.
     get_session().rollback()
+    record_denial("并发修改，保存被拒绝", "save_conflict", "conflict")
     return render_error(409, "您保存的内容已被他人同时修改，您的修改没有保存。请刷新页面查看最新内容后再操作。")
 
 

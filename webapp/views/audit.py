@@ -3,12 +3,13 @@ route that edits or deletes a row (and the models and database refuse it too).""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, g, render_template, request
 from sqlalchemy import func, select
 
 from kb.models import AuditEntry
-from kb.services.audit import record_change
+from kb.services.audit import record_change, set_request_id
 from webapp.auth import current_actor
 from webapp.db import get_session
 from webapp.permissions import ADMIN, register
@@ -17,6 +18,7 @@ from webapp.templating import LOCAL_TIME
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 register({"audit.index": ADMIN, "audit.detail": ADMIN})
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000  # far past any real log; a bigger number is a typo or a probe (issue 14 item 11)
 
 ACTION_LABELS = {
     "create": "新增", "update": "修改", "retire": "停用（出库）", "restore": "恢复使用", "reorder": "调整顺序",
@@ -25,6 +27,7 @@ ACTION_LABELS = {
     "start_set": "建立指标集", "assign_experts": "分派评审专家", "comment": "评审意见", "answer": "答复意见",
     "propose": "提出变更申请", "accept": "采纳申请", "decline": "不予采纳", "withdraw": "撤回申请",
     "login": "登录", "login_failed": "登录失败", "logout": "退出", "denied": "拒绝访问", "view": "查看",
+    "export": "导出", "import_refused": "导入被拒绝", "save_conflict": "保存冲突（被拒绝）",
 }
 ENTITY_LABELS = {
     "indicator": "指标", "indicator_set": "指标集", "department": "部门", "user": "账户",
@@ -32,11 +35,27 @@ ENTITY_LABELS = {
 }
 
 
+@bp.before_app_request
+def _request_id() -> None:
+    # Our own id for every request (a client-sent one is not trusted in a forensic log); written into
+    # each audit row of the request and returned in X-Request-Id for the user's error report.
+    g.request_id = uuid.uuid4().hex
+    set_request_id(g.request_id)
+
+
+@bp.after_app_request
+def _echo_request_id(response):
+    if g.get("request_id"):
+        response.headers["X-Request-Id"] = g.request_id
+    return response
+
+
 def _date(name: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(request.args.get(name, ""))
+        day = dt.date.fromisoformat(request.args.get(name, ""))
     except ValueError:
         return None
+    return day if dt.date(1900, 1, 1) <= day < dt.date(9999, 1, 1) else None  # “the day after” must exist
 
 
 def _start_of(day: dt.date) -> dt.datetime:
@@ -64,7 +83,7 @@ def index():
     if date_to:
         query = query.where(AuditEntry.at < _start_of(date_to + dt.timedelta(days=1)))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
-    page = max(1, request.args.get("page", 1, type=int))
+    page = min(max(1, request.args.get("page", 1, type=int)), MAX_PAGE)
     entries = session.scalars(query.order_by(AuditEntry.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
     actions = session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).all()
     types = session.scalars(select(AuditEntry.entity_type).distinct().order_by(AuditEntry.entity_type)).all()

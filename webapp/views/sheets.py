@@ -20,6 +20,7 @@ from sqlalchemy import select
 from kb import permissions
 from kb.errors import NotFound, PermissionDenied, PreviewOutdated, Problem, ValidationFailed
 from kb.models import Department
+from kb.services.audit import record_change
 from kb.services.imports import confirm_import, preview_import
 from kb.services.library import export_department as department_yaml, export_library
 from kb.services.uploads import UploadStore, check_import_rate
@@ -109,6 +110,10 @@ def preview(token: str):
         raise
     except ValidationFailed as error:
         session.rollback()
+        record_change(session, current_actor(), "import_refused", "import", meta["filename"][:100],
+                      summary=f"{len(error.problems)} 个问题：" + "；".join(p.message for p in error.problems[:3]),
+                      result="refused", department=meta["department"])
+        session.commit()
         # The file is useless now: delete it (SEC-UP-6), keep the report for a reload.
         meta.update(status="rejected", problems=[_as_dict(p) for p in _sorted(error.problems)],
                     warnings=[_as_dict(p) for p in getattr(error, "warnings", [])])
@@ -175,7 +180,9 @@ def cancel(token: str):
 @bp.get("/template")
 def template():
     """空白梳理模版（含填表说明、示例行和资料清单）。"""
-    return _xlsx(workbook_bytes(build_workbook()), f"{TEMPLATE_TITLE}.xlsx")
+    # Not _xlsx: a blank form holds no library data, its download is not audited.
+    return send_file(io.BytesIO(workbook_bytes(build_workbook())), mimetype=XLSX, as_attachment=True,
+                     download_name=f"{TEMPLATE_TITLE}.xlsx")
 
 
 @bp.get("/export/department/<code>.xlsx")
@@ -207,6 +214,7 @@ def export_yaml(code: str):
     if not visible_to(session, current_actor()).allows(get_department(session, code).id):
         raise PermissionDenied(HIDDEN)
     content = department_yaml(session, code).encode("utf-8")
+    _record_export(f"{code}.yaml")
     return send_file(io.BytesIO(content), mimetype="application/x-yaml", as_attachment=True,
                      download_name=f"{code}.yaml")
 
@@ -226,6 +234,7 @@ def export_yaml_library():
                     continue  # another department's draft (kb.visibility)
                 archive.write(path, path.relative_to(directory).as_posix())
     stream.seek(0)
+    _record_export("library-yaml.zip")
     return send_file(stream, mimetype="application/zip", as_attachment=True,
                      download_name=f"指标库YAML_{dt.date.today():%Y%m%d}.zip")
 
@@ -241,7 +250,15 @@ def catalogue():
 
 # --- helpers ------------------------------------------------------------------------------------
 
+def _record_export(key: str) -> None:
+    """Every download of library data is audited (issue 14 item 10): who took what, when."""
+    session = get_session()
+    record_change(session, current_actor(), "export", "export", key[:100], summary=request.path[:500])
+    session.commit()
+
+
 def _xlsx(content: bytes, name: str):
+    _record_export(name)
     return send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True, download_name=name)
 
 
