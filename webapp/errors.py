@@ -11,8 +11,10 @@ import uuid
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from kb.errors import EditConflict, InvalidTransition, KbError, NotFound, PermissionDenied, ValidationFailed
 from kb.services.accounts import safe_name
@@ -137,7 +139,27 @@ def _server_error(error: HTTPException):
     return render_error(500, "系统处理您的请求时出错了，您的操作可能没有完成。", reference=reference)
 
 
+class BoundedInt(IntegerConverter):
+    """``<int:…>`` up to the largest database integer: a bigger id in a URL is simply not found
+    (not an OverflowError in the database driver, a 500; issue 14 item 11)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 - werkzeug's parameter name
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def _out_of_range(error: Exception):
+    """A number from the request too large for the database (a form or query value no view bounded)."""
+    from webapp.db import get_session
+
+    get_session().rollback()
+    return render_error(400, "输入的数值超出允许范围，请检查后重新填写。")
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedInt  # before the blueprints add their routes
+    app.register_error_handler(OverflowError, _out_of_range)  # SQLite's driver
+    app.register_error_handler(DataError, _out_of_range)  # PostgreSQL: numeric value out of range
     app.register_error_handler(KbError, _kb_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(StaleDataError, _stale_data)

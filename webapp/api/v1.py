@@ -139,6 +139,8 @@ class IndicatorUpdate(MethodView):
         session = get_session()
         try:
             expected = int(request.headers.get("If-Match", "").strip('"W/ '))
+            if not 1 <= expected < 2**31:  # a version is a small positive number (issue 14 item 11)
+                raise ValueError(expected)
         except ValueError:
             response = jsonify({"message": "请在请求头 If-Match 中提供读取时的版本号（GET 响应的 ETag）。"})
             response.status_code = 428
