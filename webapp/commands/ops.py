@@ -59,7 +59,6 @@ def backup(ctx: Context, directory: Path, keep: int) -> None:
                 engine,
                 directory,
                 export_yaml=lambda path: export_library(session, path),
-                uploads_dir=Path(ctx.app.config["KB_DATA_DIR"]) / "uploads",
                 revision=current_revision(engine),
             )
         except BackupError as error:

@@ -23,7 +23,7 @@ from kb.models import Department
 from kb.services.audit import record_change
 from kb.services.imports import confirm_import, preview_import
 from kb.services.library import export_department as department_yaml, export_library
-from kb.services.uploads import UploadStore, check_import_rate
+from kb.services.uploads import UploadStore, check_import_rate, check_upload_rate, record_upload
 from kb.spreadsheets.safety import MAX_FILE_BYTES, MAX_ROWS
 from kb.spreadsheets.template import TEMPLATE_TITLE, build_workbook, workbook_bytes
 from kb.spreadsheets.writer import (
@@ -88,9 +88,14 @@ def upload():
         return redirect(url_for(".index"))
     content = file.read(MAX_FILE_BYTES + 1)
     department = _chosen_department(actor)
-    check_import_rate(get_session(), actor)
-    token = _uploads().add(content, {"filename": _display_name(file.filename), "department": department,
+    session = get_session()
+    check_import_rate(session, actor)
+    check_upload_rate(session, actor)
+    name = _display_name(file.filename)
+    token = _uploads().add(content, {"filename": name, "department": department,
                                      "user_id": actor.user_id, "status": "uploaded"})
+    record_upload(session, actor, token, name, len(content), department)
+    session.commit()
     return redirect(url_for(".preview", token=token))
 
 
@@ -313,7 +318,8 @@ def _upload_form_context() -> dict:
 # --- upload storage ------------------------------------------------------------------------------
 
 def _uploads() -> UploadStore:
-    return UploadStore(Path(current_app.config["KB_DATA_DIR"]) / "uploads")
+    return UploadStore(Path(current_app.config["KB_DATA_DIR"]) / "uploads",
+                       lifetime=dt.timedelta(minutes=int(current_app.config["UPLOAD_LIFETIME_MINUTES"])))
 
 
 def _load_meta(token: str) -> dict:
