@@ -327,6 +327,8 @@ class SearchResultSchema(Schema):
     hits = fields.List(fields.Nested(SearchHitSchema))
     facets = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()))
     suggestion = fields.String(allow_none=True)
+    # Present (true) only while the index is being rebuilt: the normal answer keeps CONTRACT §5's shape.
+    index_rebuilding = fields.Boolean(metadata={"description": "仅在检索索引丢失、正在后台重建时出现（true），结果暂由数据库查找给出"})
 
 
 class DepartmentSummarySchema(Schema):

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from kb import fallback_search
 from kb.indexing import COMMON_STATUS, FACETS, settle
 from kb.models import Department, Indicator
 from kb.schemas import SearchHitSchema
@@ -144,6 +145,11 @@ def search_indicators(
     query = _backend_query(found, filters, limit, max(0, offset), exclude=hidden)
     settle(backend)
     results = backend.search(query)
+    if not results.total and fallback_search.index_lost(session, backend):  # issue 14 item 13
+        fallback_search.start_rebuild(session, backend)
+        total, codes = fallback_search.search_database(session, found.text or text or "", filters, hidden, limit, max(0, offset))
+        return {"total": total, "hits": hits_for(session, [(code, 0.0, {}) for code in codes], details), "facets": {},
+                "suggestion": None, "labels": {name: {} for name in FILTER_KEYS}, "index_rebuilding": True}
     facets = results.facet_counts
     labels = {name: {value: facet_label(name, value, found.department_names)
                      for value in {*facets.get(name, {}), *([filters[name]] if isinstance(filters.get(name), str) else [])}}
