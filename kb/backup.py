@@ -5,10 +5,11 @@ A backup set is a folder ``kb-YYYYMMDDTHHMMSSZ`` holding:
 - ``database.sqlite3`` (SQLite online backup API: consistent while the app keeps working) or
   ``database.dump`` (``pg_dump --format=custom``);
 - ``yaml/``: the library in the YAML form of CONTRACT §4 (readable without this software);
-- ``uploads/`` when the data directory keeps uploaded originals;
 - ``manifest.json``: revision, row count and content digest of every table, SHA-256 of every file.
 
 The search index is not backed up: it is rebuilt from the database after a restore (REL-4).
+Uploads waiting for confirmation are not either (issue 14 item 3): they are temporary copies of
+people's files, unconfirmed and expiring within the hour; backing them up only multiplied them.
 Secrets (``secret_key``) are not copied either.
 """
 from __future__ import annotations
@@ -109,7 +110,6 @@ def backup_database(
     directory: Path,
     *,
     export_yaml=None,
-    uploads_dir: Path | None = None,
     revision: str | None = None,
     now: dt.datetime | None = None,
 ) -> BackupReport:
@@ -140,8 +140,6 @@ def backup_database(
             raise BackupError(f"不支持备份 {engine.dialect.name} 数据库。")
         if export_yaml is not None:
             export_yaml(partial / "yaml")
-        if uploads_dir is not None and Path(uploads_dir).is_dir():
-            shutil.copytree(uploads_dir, partial / "uploads")
         report.files = {
             str(path.relative_to(partial)): _sha256(path)
             for path in sorted(partial.rglob("*")) if path.is_file()

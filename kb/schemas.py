@@ -11,6 +11,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, pre_load, validate, validates_schema
 
 from kb import vocab
+from kb.characters import forbidden_message
 from kb.errors import Problem
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -23,16 +24,33 @@ MESSAGES = {
 }
 
 
+class Text(fields.String):
+    """Text without control, NUL, lone-surrogate, zero-width or bidi-override characters (issue 14
+    item 5): one check here reaches the web forms, the API, YAML and the Excel import alike.
+    ``multiline=False`` also refuses line breaks (names, codes)."""
+
+    def __init__(self, *args, multiline: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.multiline = multiline
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        loaded = super()._deserialize(value, attr, data, **kwargs)
+        message = forbidden_message(loaded, multiline=self.multiline)
+        if message:
+            raise ValidationError(message)
+        return loaded
+
+
 def text(required: bool = False, **options) -> fields.String:
     """A text field with Chinese messages; optional text defaults to an empty string."""
     if not required:
         options.setdefault("load_default", "")
-    return fields.String(required=required, error_messages=MESSAGES, **options)
+    return Text(required=required, error_messages=MESSAGES, **options)
 
 
 def text_list(**options) -> fields.List:
     return fields.List(
-        fields.String(error_messages={**MESSAGES, "invalid": "列表中的每一项都应为文本。"}),
+        Text(multiline=False, error_messages={**MESSAGES, "invalid": "列表中的每一项都应为文本。"}),
         load_default=list,
         error_messages={**MESSAGES, "invalid": "应为列表，例如 [项目一, 项目二]。"},
         **options,
@@ -87,7 +105,8 @@ class IndicatorSchema(StrictSchema):
         required=True,
         validate=validate.Regexp(CODE_PATTERN, error="编码只能由字母、数字、-、_ 组成（不超过 32 位），例如 JY-001。"),
     )
-    name = text(required=True, validate=validate.Length(min=1, max=200, error="指标名称不能为空，且不超过 200 字。"))
+    name = text(required=True, multiline=False,
+                validate=validate.Length(min=1, max=200, error="指标名称不能为空，且不超过 200 字。"))
     level1 = text(
         required=True,
         validate=validate.OneOf(
@@ -185,9 +204,9 @@ class DepartmentSchema(StrictSchema):
         required=True,
         validate=validate.Regexp(CODE_PATTERN, error="部门编码只能由字母和数字组成，例如 101。"),
     )
-    name = text(required=True, validate=validate.Length(min=1, max=200, error="部门名称不能为空。"))
-    parent = fields.String(
-        attribute="parent_code", data_key="parent", load_default=None, allow_none=True, error_messages=MESSAGES
+    name = text(required=True, multiline=False, validate=validate.Length(min=1, max=200, error="部门名称不能为空。"))
+    parent = Text(
+        multiline=False, attribute="parent_code", data_key="parent", load_default=None, allow_none=True, error_messages=MESSAGES
     )
     pilot = fields.Boolean(load_default=False, error_messages={**MESSAGES, "invalid": "应为 true 或 false。"})
     functions = text_list()
@@ -311,6 +330,8 @@ class SearchResultSchema(Schema):
     hits = fields.List(fields.Nested(SearchHitSchema))
     facets = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()))
     suggestion = fields.String(allow_none=True)
+    # Present (true) only while the index is being rebuilt: the normal answer keeps CONTRACT §5's shape.
+    index_rebuilding = fields.Boolean(metadata={"description": "仅在检索索引丢失、正在后台重建时出现（true），结果暂由数据库查找给出"})
 
 
 class DepartmentSummarySchema(Schema):

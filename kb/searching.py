@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from kb import fallback_search
 from kb.indexing import COMMON_STATUS, FACETS, settle
 from kb.intent import find_departments, is_name_word
 from kb.models import Department, Indicator
@@ -110,20 +111,27 @@ def search_indicators(
     limit: int = 20,
     offset: int = 0,
     details: bool = False,
+    hidden: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Search the library; ``filters`` may hold any of :data:`FILTER_KEYS`.
 
     Returns ``{"total", "hits", "facets", "suggestion", "labels"}`` with hits as in CONTRACT §5, best first;
     ``labels`` maps facet → value → the label a person reads (department names, set status…). With
     ``details`` each hit also carries what the search page shows (state, operator, target, definition),
-    so the page needs no lookups of its own.
+    so the page needs no lookups of its own. ``hidden``: codes the reader may not see
+    (:func:`kb.visibility.hidden_codes`), left out of hits, totals and facet counts.
     """
     limit = max(1, min(limit, MAX_LIMIT))
     filters = {key: value for key, value in (filters or {}).items() if value and key in FILTER_KEYS}
     found = understand(session, text or "")
-    query = _backend_query(found, filters, limit, max(0, offset))
+    query = _backend_query(found, filters, limit, max(0, offset), exclude=hidden)
     settle(backend)
     results = backend.search(query)
+    if not results.total and fallback_search.index_lost(session, backend):  # issue 14 item 13
+        fallback_search.start_rebuild(session, backend)
+        total, codes = fallback_search.search_database(session, found.text or text or "", filters, hidden, limit, max(0, offset))
+        return {"total": total, "hits": hits_for(session, [(code, 0.0, {}) for code in codes], details), "facets": {},
+                "suggestion": None, "labels": {name: {} for name in FILTER_KEYS}, "index_rebuilding": True}
     facets = results.facet_counts
     labels = {name: {value: facet_label(name, value, found.department_names)
                      for value in {*facets.get(name, {}), *([filters[name]] if isinstance(filters.get(name), str) else [])}}
@@ -169,6 +177,7 @@ def _backend_query(found: Understanding, filters: dict, limit: int, offset: int,
 def recommend_indicators(
     session: Session, backend: BaseBackend, text: str, *, department: str | None = None, limit: int = 20,
     category: str | None = None,
+    hidden: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Indicators that fit a project being drafted (name or description), spread over 产出/效益/满意度/成本.
 
@@ -183,7 +192,7 @@ def recommend_indicators(
     filters = {}
     if department and not (text or "").strip():
         filters = {"department": department}
-    query = _backend_query(understand(session, text or ""), filters, pool, 0, boosts=boosts)
+    query = _backend_query(understand(session, text or ""), filters, pool, 0, boosts=boosts, exclude=hidden)
     settle(backend)
     results = backend.search(query)
     hits = list(results.hits)
@@ -256,13 +265,16 @@ def _spread(hits: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     return out
 
 
-def suggest_indicators(session: Session, backend: BaseBackend, prefix: str, *, limit: int = 8) -> list[dict[str, Any]]:
+def suggest_indicators(session: Session, backend: BaseBackend, prefix: str, *, limit: int = 8,
+                       hidden: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Instant suggestions while typing: ``[{"code", "name", "department"}]`` (department name or None)."""
     prefix = (prefix or "").strip()[:100]
     if not prefix:
         return []
     settle(backend)
-    codes = backend.suggest(prefix, limit=max(1, min(limit, 20)))
+    excluded = set(hidden)
+    codes = [code for code in backend.suggest(prefix, limit=max(1, min(limit, 20)) + len(excluded))
+             if code not in excluded][:max(1, min(limit, 20))]
     indicators = _load(session, codes)
     return [
         {"code": i.code, "name": i.name, "department": i.department.name if i.department else None}
@@ -270,13 +282,14 @@ def suggest_indicators(session: Session, backend: BaseBackend, prefix: str, *, l
     ]
 
 
-def similar_indicators(session: Session, backend: BaseBackend, code: str, *, limit: int = 6) -> list[dict[str, Any]]:
+def similar_indicators(session: Session, backend: BaseBackend, code: str, *, limit: int = 6,
+                       hidden: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Indicators like the one with ``code`` (for its detail page), in hit shape; [] when unknown."""
     indicator = session.scalar(select(Indicator).where(Indicator.code == code))
     if indicator is None:
         return []
     text = " ".join([indicator.name, *(indicator.keywords or ()), *(indicator.projects or ())])
-    query = SearchQuery(text=text, limit=max(1, min(limit, MAX_LIMIT)), exclude=(code,),
+    query = SearchQuery(text=text, limit=max(1, min(limit, MAX_LIMIT)), exclude=(code, *hidden),
                         boosts={"level2": {indicator.level2: 1.2}})
     settle(backend)
     results = backend.search(query)

@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_RETENTION_DAYS": 184,
     # kb serve refuses what kb check-deploy calls unsafe; true only on a test machine (or --allow-unsafe).
     "KB_ALLOW_UNSAFE": False,
+    "UPLOAD_LIFETIME_MINUTES": 60,  # unconfirmed uploads are deleted after this (issue 14 item 3)
     "REVIEW_CERTIFICATION_RULE": "all",  # 专家审定: every assigned expert ("all") or a "majority"
     "KB_TIMEZONE": "Asia/Shanghai",  # the users' calendar: times on pages, dates in export file names
 }
@@ -47,7 +48,7 @@ TYPED_ENVIRONMENT_KEYS = (
     "ACCOUNT_INACTIVE_DAYS", "LOGIN_MAX_FAILURES",
     "LOGIN_LOCKOUT_MINUTES", "LOGIN_ADDRESS_MAX_FAILURES", "LOGIN_ADDRESS_WINDOW_MINUTES", "SESSION_IDLE_MINUTES",
     "SEARCH_RATE_PER_MINUTE", "SESSION_COOKIE_SECURE", "SEPARATION_OF_DUTIES",
-    "AUDIT_RETENTION_DAYS", "KB_ALLOW_UNSAFE",
+    "AUDIT_RETENTION_DAYS", "KB_ALLOW_UNSAFE", "UPLOAD_LIFETIME_MINUTES",
 )
 
 

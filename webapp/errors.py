@@ -12,9 +12,10 @@ import uuid
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from kb.errors import EditConflict, InvalidTransition, KbError, NotFound, PermissionDenied, ValidationFailed
 from kb.services.accounts import safe_name
@@ -60,15 +61,16 @@ def render_error(status: int, message: str, **extra):
                            message=message, help=HELP.get(status, ""), **extra), status
 
 
-def record_denial(message: str) -> None:
-    """Write a 403 to the audit log in a separate transaction (SEC-AZ-6)."""
+def record_denial(message: str, action: str = "denied", result: str = "refused") -> None:
+    """Write a 403 (or, with ``action``/``result``, another refusal such as a 409 save) to the audit
+    log in a separate transaction (SEC-AZ-6, issue 14 item 10)."""
     user = g.get("user")
     actor = Actor.of(user, request.remote_addr or "") if user else Actor("(未登录)", "", remote_addr=request.remote_addr or "")
     sessions = current_app.extensions["kb"].sessions
     try:
         with sessions() as session:
-            record_change(session, actor, "denied", "route", safe_name(request.endpoint or request.path)[:100],
-                          summary=f"{request.method} {safe_name(request.path)}：{message}")
+            record_change(session, actor, action, "route", safe_name(request.endpoint or request.path)[:100],
+                          summary=f"{request.method} {safe_name(request.path)}：{message}", result=result)
             session.commit()
     except Exception:  # the refusal itself must still happen; the failure is logged for the operator
         current_app.logger.exception("could not write the audit row of a refusal")
@@ -85,6 +87,7 @@ def _kb_error(error: KbError):
     if isinstance(error, PermissionDenied):
         return denied(error.message)
     if isinstance(error, EditConflict):
+        record_denial(error.message, "save_conflict", "conflict")
         changes = {field: {"before": before, "after": after} for field, (before, after) in error.changes.items()}
         return render_error(409, error.message, changes=changes, current_version=error.current_version)
     if isinstance(error, InvalidTransition):
@@ -102,6 +105,7 @@ def _stale_data(error: StaleDataError):
 
     # The failed flush left the request's transaction unusable; the page (signed-in user, menu) reads again.
     get_session().rollback()
+    record_denial("并发修改，保存被拒绝", "save_conflict", "conflict")
     return render_error(409, "您保存的内容已被他人同时修改，您的修改没有保存。请刷新页面查看最新内容后再操作。")
 
 
@@ -163,7 +167,27 @@ def _server_error(error: HTTPException):
     return render_error(500, "系统处理您的请求时出错了，您的操作可能没有完成。", reference=reference)
 
 
+class BoundedInt(IntegerConverter):
+    """``<int:…>`` up to the largest database integer: a bigger id in a URL is simply not found
+    (not an OverflowError in the database driver, a 500; issue 14 item 11)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 - werkzeug's parameter name
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def _out_of_range(error: Exception):
+    """A number from the request too large for the database (a form or query value no view bounded)."""
+    from webapp.db import get_session
+
+    get_session().rollback()
+    return render_error(400, "输入的数值超出允许范围，请检查后重新填写。")
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedInt  # before the blueprints add their routes
+    app.register_error_handler(OverflowError, _out_of_range)  # SQLite's driver
+    app.register_error_handler(DataError, _out_of_range)  # PostgreSQL: numeric value out of range
     app.register_error_handler(KbError, _kb_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(StaleDataError, _stale_data)

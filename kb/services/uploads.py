@@ -2,8 +2,11 @@
 
 An upload is kept under the data directory's ``uploads/`` folder with a generated name (SEC-UP-5),
 never the user's file name, until it is confirmed or cancelled; its preview plan is kept next to it
-so confirming applies what was shown. Files nobody confirmed are deleted after a day (SEC-UP-6).
-Each upload belongs to the person who sent it: anyone else is told it does not exist.
+so confirming applies what was shown. Files nobody confirmed are deleted after an hour by default
+(SEC-UP-6, issue 14 item 3: ``UPLOAD_LIFETIME_MINUTES``). Each upload belongs to the person who sent
+it: anyone else is told it does not exist. A person may keep at most :data:`MAX_PENDING_UPLOADS`
+files / :data:`MAX_PENDING_BYTES` waiting and send at most :data:`UPLOADS_PER_HOUR` per hour
+(counted from the audit log, where every upload is recorded); uploads are not backed up.
 """
 from __future__ import annotations
 
@@ -20,12 +23,15 @@ from sqlalchemy.orm import Session
 
 from kb.errors import NotFound, PermissionDenied
 from kb.models import AuditEntry
-from kb.services.audit import Actor
+from kb.services.audit import Actor, record_change
 from kb.services.import_plan import ImportPlan
 from kb.services.imports import plan_from_json, plan_to_json
 
 IMPORTS_PER_HOUR = 10
-UPLOAD_LIFETIME = dt.timedelta(hours=24)
+UPLOADS_PER_HOUR = 20
+MAX_PENDING_UPLOADS = 3
+MAX_PENDING_BYTES = 20 * 1024 * 1024
+UPLOAD_LIFETIME = dt.timedelta(hours=1)
 GONE = "这次上传不存在或已过期，请重新上传。"
 
 
@@ -41,6 +47,25 @@ def check_import_rate(session: Session, actor: Actor, now: dt.datetime | None = 
         raise PermissionDenied(f"一小时内最多导入 {IMPORTS_PER_HOUR} 次，请稍后再试。如需批量导入，请联系财政绩效股使用命令行。")
 
 
+def check_upload_rate(session: Session, actor: Actor, now: dt.datetime | None = None) -> None:
+    """At most ``UPLOADS_PER_HOUR`` uploads per person and hour, from the audit log's ``upload`` rows."""
+    since = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(hours=1)
+    count = session.scalar(
+        select(func.count()).select_from(AuditEntry)
+        .where(AuditEntry.action == "upload", AuditEntry.actor == actor.username, AuditEntry.at >= since)
+    )
+    if count >= UPLOADS_PER_HOUR:
+        raise PermissionDenied(f"一小时内最多上传 {UPLOADS_PER_HOUR} 个文件，请稍后再试。"
+                               "如需批量导入，请联系财政绩效股使用命令行。")
+
+
+def record_upload(session: Session, actor: Actor, token: str, filename: str, size: int,
+                  department: str | None) -> None:
+    """The audit row of one upload (who, which file, how large, for which department)."""
+    record_change(session, actor, "upload", "upload", token, summary=f"{filename}（{size} 字节）",
+                  after={"filename": filename, "bytes": size, "department": department})
+
+
 class UploadStore:
     """The files of uploads in ``directory``: ``<token>.upload`` (the bytes), ``.plan`` (the preview)
     and ``.json`` (who sent it, the chosen department, status and result)."""
@@ -52,7 +77,10 @@ class UploadStore:
         self.clock = clock
 
     def add(self, content: bytes, meta: dict[str, Any]) -> str:
-        """Keep a new upload; returns its token (a random hex name, the only handle on it)."""
+        """Keep a new upload; returns its token (a random hex name, the only handle on it). Refused
+        (:class:`PermissionDenied`) past the sender's quota of files waiting for confirmation."""
+        self.clean_old()
+        self.check_quota(meta.get("user_id"), len(content))
         token = uuid.uuid4().hex
         self.save(token, meta, content)
         return token
@@ -99,6 +127,24 @@ class UploadStore:
     def remove(self, token: str) -> None:
         for suffix in (".upload", ".plan", ".json"):
             self._path(token, suffix).unlink(missing_ok=True)
+
+    def check_quota(self, user_id: int | None, size: int) -> None:
+        """At most :data:`MAX_PENDING_UPLOADS` files and :data:`MAX_PENDING_BYTES` waiting per person."""
+        files, total = 0, size
+        for record in self._folder().glob("*.json"):
+            try:
+                meta = json.loads(record.read_text(encoding="utf-8"))
+                upload = record.with_suffix(".upload")
+                if meta.get("user_id") != user_id or not upload.exists():
+                    continue
+                files, total = files + 1, total + upload.stat().st_size
+            except (OSError, ValueError):
+                continue
+        if files >= MAX_PENDING_UPLOADS or total > MAX_PENDING_BYTES:
+            raise PermissionDenied(
+                f"您已有 {files} 个上传的文件尚未确认或取消（每人最多 {MAX_PENDING_UPLOADS} 个、共 "
+                f"{MAX_PENDING_BYTES // 1024 // 1024} MB）。请先在“模版导入”中确认或取消之前的上传，"
+                f"或等待其在 {int(self.lifetime.total_seconds() // 60)} 分钟后自动删除。")
 
     def clean_old(self) -> None:
         """Uploads nobody confirmed are deleted after ``lifetime`` (temporary files do not pile up)."""

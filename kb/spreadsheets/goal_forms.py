@@ -17,6 +17,7 @@ from openpyxl.worksheet.merge import MergedCellRange
 from openpyxl.worksheet.worksheet import Worksheet
 
 from kb import vocab
+from kb.characters import scrub
 from kb.models.goal import GoalStatus
 from kb.vocab import Role
 
@@ -28,7 +29,7 @@ THIN = Side(style="thin", color="000000")
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 WRAP = Alignment(wrap_text=True, vertical="center")
 CENTER = Alignment(wrap_text=True, vertical="center", horizontal="center")
-INVALID_TITLE = re.compile(r"[\\/*?:\[\]]")
+INVALID_TITLE = re.compile(r"[\\/*?:\[\]\r\n\t]")
 
 
 def goal_form_workbook(goal: Mapping[str, Any]) -> Workbook:
@@ -143,7 +144,7 @@ def _review_opinion(goal: Mapping[str, Any], role: Role) -> str:
 
 
 def _sheet_title(name: str, taken: set[str]) -> str:
-    base = INVALID_TITLE.sub("", name).strip()[:28] or "申报表"
+    base = INVALID_TITLE.sub("", scrub(name)).strip()[:28] or "申报表"
     title, counter = base, 2
     while title in taken:
         title, counter = f"{base[:25]}（{counter}）", counter + 1
@@ -186,7 +187,8 @@ def _merge(sheet: Worksheet, first_row: int, first_column: int, last_row: int, l
 
 
 def _safe(value: Any) -> Any:
-    return value if value is not None else ""
+    # Scrubbed: a control character stored in a name must not make the whole export fail (item 5).
+    return "" if value is None else scrub(value) if isinstance(value, str) else value
 
 
 class _Writer:

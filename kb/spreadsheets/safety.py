@@ -6,7 +6,9 @@ encrypted files and HTML saved as ``.xls`` are refused with a message saying wha
 """
 from __future__ import annotations
 
+import html
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 
@@ -21,6 +23,14 @@ MAX_COMPRESSION_RATIO = 100
 MAX_ROWS = 20_000
 MAX_COLUMNS = 100
 MAX_CSV_FIELD = 64 * 1024
+#: Rows holding a value a sheet may have before it is refused unparsed: the data limit plus room for
+#: title rows, the header and a signature block under the table.
+MAX_SHEET_ROWS = MAX_ROWS + 100
+_CHUNK = 1024 * 1024
+# A row start, or a cell value (<v>, inline string <is>); namespaced spellings (<x:row>) count too.
+_ROW_OR_VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?(row|v|is)[\s>/]")
+_TAG_MAX = 32
+_SHEET_PATH = re.compile(r"^xl/worksheets/[^/]+\.xml$")
 
 ZIP_MAGIC = b"PK\x03\x04"
 CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE: old .xls, or an encrypted .xlsx
@@ -107,6 +117,67 @@ def _check_zip(content: bytes, source: str) -> None:
         )
     if "macroEnabled" in _content_types(archive):
         raise fail("工作簿中含有宏（VBA），为安全起见不能导入。" + SAVE_AS_XLSX)
+    _check_row_counts(archive, source)
+
+
+def _check_row_counts(archive: zipfile.ZipFile, source: str) -> None:
+    """Count the rows holding a value by streaming each sheet's XML (SEC-UP-4): openpyxl would build
+    every cell of a 500 000-row sheet in memory (hundreds of MB, half a minute) before the row limit
+    applied. Reading stops at the first sheet past :data:`MAX_SHEET_ROWS`; memory stays one chunk."""
+    names = _sheet_names(archive)
+    for member in archive.infolist():
+        if not _SHEET_PATH.match(member.filename):
+            continue
+        rows = _rows_with_values(archive, member, MAX_SHEET_ROWS)
+        if rows > MAX_SHEET_ROWS:
+            sheet = names.get(member.filename, member.filename)
+            raise ValidationFailed([Problem(
+                f"工作表“{sheet}”有超过 {MAX_SHEET_ROWS} 行内容，超过单次导入上限 {MAX_ROWS} 行，已停止读取。"
+                "请删除多余的行，或拆分成几个文件分别导入。", source, sheet,
+            )])
+
+
+def _rows_with_values(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> int:
+    """Rows of ``member`` with at least one value, counted up to ``limit + 1`` (then reading stops)."""
+    count, in_row, counted, tail = 0, False, False, b""
+    with archive.open(member) as stream:
+        while count <= limit:
+            chunk = stream.read(_CHUNK)
+            data = tail + chunk
+            # A tag may straddle two chunks: matches starting in the last bytes wait for the next round.
+            end = len(data) - _TAG_MAX if chunk else len(data)
+            for match in _ROW_OR_VALUE.finditer(data):
+                if match.start() >= end:
+                    break
+                if match.group(1) == b"row":
+                    in_row, counted = True, False
+                elif in_row and not counted:
+                    count, counted = count + 1, True
+            tail = data[max(end, 0):]
+            if not chunk:
+                break
+    return count
+
+
+def _sheet_names(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet part (``xl/worksheets/sheet1.xml``) → the name on its tab, for the message."""
+    try:
+        workbook = archive.read("xl/workbook.xml").decode("utf-8", "replace")
+        rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return {}
+    targets = {}
+    for tag in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
+        rid, target = re.search(r'\bId="([^"]+)"', tag), re.search(r'\bTarget="([^"]+)"', tag)
+        if rid and target:
+            path = target.group(1)
+            targets[rid.group(1)] = path.lstrip("/") if path.startswith("/") else "xl/" + path
+    names = {}
+    for tag in re.findall(r"<(?:\w+:)?sheet\b[^>]*>", workbook):
+        name, rid = re.search(r'\bname="([^"]*)"', tag), re.search(r'\br:id="([^"]+)"', tag)
+        if name and rid and rid.group(1) in targets:
+            names[targets[rid.group(1)]] = html.unescape(name.group(1))
+    return names
 
 
 def _content_types(archive: zipfile.ZipFile) -> str:

@@ -10,6 +10,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
 from kb import vocab
+from kb.characters import scrub
 
 # Longest spellings first so ``>=`` is not read as ``>`` followed by ``=``.
 _OPERATOR_SPELLINGS = sorted(
@@ -66,7 +67,11 @@ def unescape_formula_guard(text: str) -> str:
 
 
 def neutralize(text: str) -> str:
-    """Text that a spreadsheet will not run as a formula: prefix ``'`` when it starts with = + - @ TAB CR NUL."""
+    """Text that a spreadsheet will not run as a formula: prefix ``'`` when it starts with = + - @ TAB CR NUL.
+
+    Characters XML cannot carry (BEL, ESC, lone surrogates…) and invisible bidi/zero-width ones are
+    scrubbed first: one stored before input was checked must not make the export fail (item 5)."""
+    text = scrub(text)
     if text and text[0] in FORMULA_TRIGGERS:
         return "'" + text
     return text

@@ -11,10 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from kb import vocab
-from kb.errors import NotFound
+from kb.characters import scrub
+from kb.errors import NotFound, PermissionDenied
 from kb.models import Department, Indicator
 from kb.services.library import indicator_to_dict
 from kb.spreadsheets.template import build_workbook, workbook_bytes
+from kb.visibility import EVERYTHING, HIDDEN, Visible, indicator_clause
 from kb.vocab import IndicatorState
 
 COMMON_LABEL = "共性指标"
@@ -30,8 +32,11 @@ def get_department(session: Session, code: str) -> Department:
     return department
 
 
-def _indicators(session: Session, department: Department | None = None, *, everything: bool = False) -> list[Indicator]:
-    query = select(Indicator).options(selectinload(Indicator.basis), selectinload(Indicator.department))
+def _indicators(session: Session, department: Department | None = None, *, everything: bool = False,
+                visible: Visible = EVERYTHING) -> list[Indicator]:
+    # Drafts of other departments are left out of every export (kb.visibility, issue 14 item 6).
+    query = select(Indicator).options(selectinload(Indicator.basis), selectinload(Indicator.department)) \
+        .where(indicator_clause(visible))
     if not everything:
         query = query.where(
             Indicator.department_id == department.id if department else Indicator.department_id.is_(None)
@@ -40,9 +45,12 @@ def _indicators(session: Session, department: Department | None = None, *, every
                                                Indicator.position, Indicator.code)))
 
 
-def department_workbook(session: Session, code: str) -> bytes:
-    """The template pre-filled with the department's current indicators (also its export)."""
+def department_workbook(session: Session, code: str, visible: Visible = EVERYTHING) -> bytes:
+    """The template pre-filled with the department's current indicators (also its export); a
+    department whose set ``visible`` may not read is refused (:class:`PermissionDenied`)."""
     department = get_department(session, code)
+    if not visible.allows(department.id):
+        raise PermissionDenied(HIDDEN)
     rows = [indicator_to_dict(indicator) for indicator in _indicators(session, department)]
     return workbook_bytes(build_workbook(rows, department=(department.code, department.name)))
 
@@ -54,9 +62,9 @@ def common_workbook(session: Session) -> bytes:
     return workbook_bytes(build_workbook(rows, department=("共性", COMMON_LABEL), departments=labels))
 
 
-def library_workbook(session: Session) -> bytes:
-    """Every indicator with a 所属部门 column, re-importable by finance in one go."""
-    indicators = _indicators(session, everything=True)
+def library_workbook(session: Session, visible: Visible = EVERYTHING) -> bytes:
+    """Every indicator (that ``visible`` may read) with a 所属部门 column, re-importable by finance in one go."""
+    indicators = _indicators(session, everything=True, visible=visible)
     labels = {i.code: department_label(i.department) for i in indicators}
     return workbook_bytes(build_workbook([indicator_to_dict(i) for i in indicators], departments=labels))
 
@@ -67,7 +75,8 @@ def department_label(department: Department | None) -> str:
 
 def safe_filename(text: str) -> str:
     """A file name from a department name: no path separators, quotes or line breaks (SEC-EXP-1)."""
-    return re.sub(r'[\\/:*?"<>|\r\n\t\x00\']+', "", text).strip() or "导出"
+    # Control characters (CR/LF in a header → 500) and invisible ones are dropped too (item 5/11).
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f\x7f\']+', "", scrub(text)).replace("\ufffd", "").strip() or "导出"
 
 
 @dataclass
@@ -82,7 +91,8 @@ class CatalogueGroup:
     count: int = 0
 
 
-def catalogue(session: Session, department_code: str | None = None, include_empty: bool = False) -> list[CatalogueGroup]:
+def catalogue(session: Session, department_code: str | None = None, include_empty: bool = False,
+              visible: Visible = EVERYTHING) -> list[CatalogueGroup]:
     """The printable catalogue's content: active indicators grouped by department and level."""
     departments = [get_department(session, department_code)] if department_code else list(session.scalars(
         select(Department).options(selectinload(Department.indicator_sets)).order_by(Department.code)
@@ -94,7 +104,7 @@ def catalogue(session: Session, department_code: str | None = None, include_empt
         current = department.current_set
         status = current.status.label if current else "尚未梳理"
         groups.append(_group(department.code, department.name, status, current.year if current else None,
-                             _indicators(session, department)))
+                             _indicators(session, department, visible=visible)))
     return [group for group in groups if group.count or include_empty or department_code]
 
 

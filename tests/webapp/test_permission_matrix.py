@@ -27,6 +27,7 @@ OWN_WRITE = {"department": {"own"}, "finance": BOTH, "admin": BOTH, "expert": se
 FINANCE_WRITE = {"department": set(), "finance": BOTH, "admin": BOTH, "expert": set()}
 ADMIN_ONLY = {"department": set(), "finance": set(), "expert": set(), "admin": BOTH}
 COPIERS = {"department": BOTH, "finance": BOTH, "admin": BOTH, "expert": set()}
+DRAFT_READERS = {"department": {"own"}, "finance": BOTH, "admin": BOTH, "expert": set()}
 REFUSED = 403
 
 
@@ -50,7 +51,9 @@ CASES = [
     ("auth.logout", "POST", "/logout", "/logout", {}, EVERYONE, 302),
     ("auth.change_password", "GET", "/password", "/password", None, EVERYONE, 200),
     ("search.index", "GET", "/?q=测试", "/?q=测试&department=902", None, EVERYONE, 200),
-    ("indicators.detail", "GET", "/indicators/OWN-1", "/indicators/OTH-1", None, EVERYONE, 200),
+    # 901 and 902 have draft sets: only the department itself, finance and assigned experts read them
+    # (issue 14 item 6, kb/visibility.py); no expert is assigned here.
+    ("indicators.detail", "GET", "/indicators/OWN-1", "/indicators/OTH-1", None, DRAFT_READERS, 200),
     ("indicators.compare", "GET", "/compare?codes=OWN-1&codes=CM-1", "/compare?codes=OTH-1&codes=CM-1", None, EVERYONE, 200),
     ("indicators.common", "GET", "/common", "/common", None, EVERYONE, 200),
     ("departments.index", "GET", "/departments", "/departments", None, EVERYONE, 200),
@@ -81,7 +84,7 @@ CASES = [
     ("api.search", "GET", "/api/v1/search?q=测试", "/api/v1/search?q=测试&department=902", None, EVERYONE, 200),
     ("api.recommend", "GET", "/api/v1/recommend?text=测试", "/api/v1/recommend?text=测试&department=902", None, EVERYONE, 200),
     ("api.suggest", "GET", "/api/v1/suggest?q=测试", "/api/v1/suggest?q=测试", None, EVERYONE, 200),
-    ("api.indicator", "GET", "/api/v1/indicators/OWN-1", "/api/v1/indicators/OTH-1", None, EVERYONE, 200),
+    ("api.indicator", "GET", "/api/v1/indicators/OWN-1", "/api/v1/indicators/OTH-1", None, DRAFT_READERS, 200),
     ("api.departments", "GET", "/api/v1/departments", "/api/v1/departments", None, EVERYONE, 200),
     ("api.indicator_update", "PUT", "/api/v1/indicators/OWN-1", "/api/v1/indicators/OTH-1", "json", OWN_WRITE, 200),
 ]

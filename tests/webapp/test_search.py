@@ -104,7 +104,8 @@ def test_one_search_reads_departments_and_indicators_once(signed_in, app):
         return sum(1 for s in statements if s.startswith(f"SELECT {table}."))
 
     assert count(found, "departments") - count(baseline, "departments") <= 1, "\n".join(s[:200] for s in found)
-    assert count(found, "indicators") - count(baseline, "indicators") <= 1, "\n".join(s[:200] for s in found)
+    # Two: the hits, and the codes of other departments' drafts the reader may not see (kb/visibility.py).
+    assert count(found, "indicators") - count(baseline, "indicators") <= 2, "\n".join(s[:200] for s in found)
 
 
 def test_api_search_takes_every_filter_of_the_page(signed_in):

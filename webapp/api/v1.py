@@ -12,6 +12,7 @@ from kb.searching import FILTER_KEYS, recommend_indicators, search_indicators, s
 from kb.services import accounts
 from kb.services.indicators import get_indicator, update_indicator
 from kb.services.library import indicator_to_dict
+from kb.visibility import check_can_read, hidden_for
 from webapp import lookups
 from webapp.auth import PASSWORD_CHANGE_FIRST, THROTTLED, current_actor, ip_is_throttled, lockout_policy
 from webapp.db import get_search, get_session
@@ -85,8 +86,9 @@ class Search(MethodView):
     def get(self, args):
         """检索指标（命中、高亮、分面计数、纠错建议）。"""
         filters = {key: args[key] for key in FILTER_KEYS if args.get(key)}  # the page's filters, every one
-        return search_indicators(get_session(), get_search(), args["q"], filters=filters,
-                                 limit=args["limit"], offset=args["offset"])
+        session = get_session()
+        return search_indicators(session, get_search(), args["q"], filters=filters,
+                                 limit=args["limit"], offset=args["offset"], hidden=hidden_for(session, current_actor()))
 
 
 @blp.route("/recommend", endpoint="recommend")
@@ -96,8 +98,10 @@ class Recommend(MethodView):
     @blp.doc(security=[{"bearer": []}])
     def get(self, args):
         """按项目描述推荐最合适的指标。"""
-        return recommend_indicators(get_session(), get_search(), args["text"], department=args["department"],
-                                    limit=args["limit"], category=args["category"])
+        session = get_session()
+        return recommend_indicators(session, get_search(), args["text"], department=args["department"],
+                                    limit=args["limit"], category=args["category"],
+                                    hidden=hidden_for(session, current_actor()))
 
 
 @blp.route("/suggest", endpoint="suggest")
@@ -107,7 +111,9 @@ class Suggest(MethodView):
     @blp.doc(security=[{"bearer": []}])
     def get(self, args):
         """输入联想（检索框下拉提示）。"""
-        return suggest_indicators(get_session(), get_search(), args["q"], limit=args["limit"])
+        session = get_session()
+        return suggest_indicators(session, get_search(), args["q"], limit=args["limit"],
+                                  hidden=hidden_for(session, current_actor()))
 
 
 @blp.route("/indicators/<code>", endpoint="indicator")
@@ -117,6 +123,7 @@ class IndicatorResource(MethodView):
     def get(self, code):
         """一项指标的全部字段（与 YAML 格式相同）。"""
         indicator = get_indicator(get_session(), code)
+        check_can_read(get_session(), current_actor(), indicator)
         return indicator_to_dict(indicator), 200, {"ETag": f'"{indicator.row_version}"'}
 
 
@@ -134,6 +141,8 @@ class IndicatorUpdate(MethodView):
         session = get_session()
         try:
             expected = int(request.headers.get("If-Match", "").strip('"W/ '))
+            if not 1 <= expected < 2**31:  # a version is a small positive number (issue 14 item 11)
+                raise ValueError(expected)
         except ValueError:
             response = jsonify({"message": "请在请求头 If-Match 中提供读取时的版本号（GET 响应的 ETag）。"})
             response.status_code = 428

@@ -11,7 +11,7 @@ from kb.backup import BackupError, archive_audit_log, backup_database, prune_bac
 from kb.indexing import rebuild_index
 from kb.migrations import current_revision, head_revision, upgrade_database
 from kb.models import Indicator
-from kb.services.audit import record_change
+from kb.services.audit import record_change, verify_chain
 from kb.services.library import export_library
 from kb.services.users import hash_password, verify_password
 from webapp.cli import CLI_ACTOR, Context, pass_context, progress_bar
@@ -59,7 +59,6 @@ def backup(ctx: Context, directory: Path, keep: int) -> None:
                 engine,
                 directory,
                 export_yaml=lambda path: export_library(session, path),
-                uploads_dir=Path(ctx.app.config["KB_DATA_DIR"]) / "uploads",
                 revision=current_revision(engine),
             )
         except BackupError as error:
@@ -155,6 +154,21 @@ def audit_archive(ctx: Context, directory: Path) -> None:
         click.echo(f"已归档 {moved} 条审计记录到 {path}（校验值见同名 .sha256 文件），请把该文件与备份一同异地保存。")
     else:
         click.echo(f"没有超过 {max(days, 184)} 天的审计记录。")
+
+
+@audit.command("verify")
+@pass_context
+def audit_verify(ctx: Context) -> None:
+    """校验审计日志的哈希链：发现被修改、删除或插入的记录时逐条列出并以状态 1 退出。"""
+    with ctx.session() as session:
+        report = verify_chain(session)
+    for _, message in report.problems:
+        click.echo(message, err=True)
+    note = f"（另有 {report.unchained} 条为启用哈希链之前的记录，未纳入校验）" if report.unchained else ""
+    if not report.ok:
+        click.echo(f"审计日志校验未通过：{len(report.problems)} 处问题，已校验 {report.checked} 条{note}。", err=True)
+        sys.exit(1)
+    click.echo(f"审计日志校验通过：{report.checked} 条记录的哈希链完整{note}。")
 
 
 commands = [db, backup, restore, check_deploy, audit]

@@ -3,12 +3,13 @@ route that edits or deletes a row (and the models and database refuse it too).""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, g, render_template, request
 from sqlalchemy import func, select
 
 from kb.models import AuditEntry
-from kb.services.audit import record_change
+from kb.services.audit import record_change, set_request_id
 from webapp.auth import current_actor
 from webapp.db import get_session
 from webapp.permissions import AUDIT, register
@@ -18,16 +19,33 @@ from webapp.views import readable
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 register({"audit.index": AUDIT, "audit.detail": AUDIT})  # 审计管理员 (三员分立)
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000  # far past any real log; a bigger number is a typo or a probe (issue 14 item 11)
 
 # Labels live with the other readable forms (webapp/views/readable.py); kept here for importers.
 ACTION_LABELS, ENTITY_LABELS = readable.ACTION_LABELS, readable.ENTITY_LABELS
 
 
+@bp.before_app_request
+def _request_id() -> None:
+    # Our own id for every request (a client-sent one is not trusted in a forensic log); written into
+    # each audit row of the request and returned in X-Request-Id for the user's error report.
+    g.request_id = uuid.uuid4().hex
+    set_request_id(g.request_id)
+
+
+@bp.after_app_request
+def _echo_request_id(response):
+    if g.get("request_id"):
+        response.headers["X-Request-Id"] = g.request_id
+    return response
+
+
 def _date(name: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(request.args.get(name, ""))
+        day = dt.date.fromisoformat(request.args.get(name, ""))
     except ValueError:
         return None
+    return day if dt.date(1900, 1, 1) <= day < dt.date(9999, 1, 1) else None  # “the day after” must exist
 
 
 def _start_of(day: dt.date) -> dt.datetime:
@@ -55,7 +73,7 @@ def index():
     if date_to:
         query = query.where(AuditEntry.at < _start_of(date_to + dt.timedelta(days=1)))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
-    page = max(1, request.args.get("page", 1, type=int))
+    page = min(max(1, request.args.get("page", 1, type=int)), MAX_PAGE)
     entries = session.scalars(query.order_by(AuditEntry.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
     actions = session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).all()
     types = session.scalars(select(AuditEntry.entity_type).distinct().order_by(AuditEntry.entity_type)).all()

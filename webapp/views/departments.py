@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kb.errors import NotFound
+from kb.visibility import indicator_clause, visible_to
 from kb.models import Department, Indicator
 from kb.permissions import can_add_indicator, is_own_department
 from kb.services.workflow import next_version_years
@@ -49,8 +50,11 @@ def detail(code: str):
     )
     if department is None:
         raise NotFound(f"部门 {code} 不存在，请从部门列表进入。")
+    # Another department's draft is not shown (issue 14 item 6, kb/visibility.py): the page keeps its
+    # functions and set status, without the working copy's indicators.
     indicators = session.scalars(
-        select(Indicator).where(Indicator.department_id == department.id)
+        select(Indicator).where(Indicator.department_id == department.id,
+                                indicator_clause(visible_to(session, current_actor())))
         .options(selectinload(Indicator.basis)).order_by(Indicator.position, Indicator.code)
     ).all()
     active = [i for i in indicators if i.is_active]

@@ -27,11 +27,12 @@ ACTION_LABELS = {
     "view": "查看", "import": "模版导入", "load": "载入 YAML", "copy": "复制", "add_indicators": "加入指标",
     "review": "评审", "approve": "审定通过", "lockout": "账户锁定", "unlock": "解除锁定",
     "password_change": "修改密码", "password_reset": "重置密码", "backup": "备份", "delete": "删除",
+    "export": "导出", "import_refused": "导入被拒绝", "save_conflict": "保存冲突（被拒绝）", "upload": "上传文件",
 }
 ENTITY_LABELS = {
     "indicator": "指标", "indicator_set": "指标集", "department": "部门", "user": "账户", "goal": "绩效目标",
     "goal_row": "绩效目标指标行", "change_request": "变更申请", "audit_log": "审计日志", "route": "页面/操作",
-    "database": "数据库",
+    "database": "数据库", "upload": "上传文件", "export": "导出文件",
 }
 FIELDS = {
     **FIELD_LABELS,

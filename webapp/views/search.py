@@ -6,6 +6,8 @@ from sqlalchemy import func, select
 
 from kb.models import Department, Indicator
 from kb.searching import FILTER_KEYS, search_indicators
+from kb.visibility import hidden_for
+from webapp.auth import current_actor
 from webapp.db import get_search, get_session
 
 bp = Blueprint("search", __name__)
@@ -76,7 +78,8 @@ def index():
         return render_template("search/home.html", examples=EXAMPLES, stats=stats)
     # One query path: the hits carry what the page shows and the labels of every facet value.
     result = search_indicators(session, get_search(), q, filters=filters, limit=PAGE_SIZE,
-                               offset=(page - 1) * PAGE_SIZE, details=True)
+                               offset=(page - 1) * PAGE_SIZE, details=True,
+                               hidden=hidden_for(session, current_actor()))
     labels = result["labels"]
     pages = max(1, -(-result["total"] // PAGE_SIZE))
     facets = []

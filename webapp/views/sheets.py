@@ -8,6 +8,7 @@ library did not change since (fingerprint). A confirmed upload remembers its res
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import tempfile
 import zipfile
@@ -19,9 +20,10 @@ from sqlalchemy import select
 from kb import permissions
 from kb.errors import NotFound, PermissionDenied, PreviewOutdated, Problem, ValidationFailed
 from kb.models import Department
+from kb.services.audit import record_change
 from kb.services.imports import confirm_import, preview_import
 from kb.services.library import export_department as department_yaml, export_library
-from kb.services.uploads import UploadStore, check_import_rate
+from kb.services.uploads import UploadStore, check_import_rate, check_upload_rate, record_upload
 from kb.spreadsheets.safety import MAX_FILE_BYTES, MAX_ROWS
 from kb.spreadsheets.template import TEMPLATE_TITLE, build_workbook, workbook_bytes
 from kb.spreadsheets.writer import (
@@ -32,6 +34,7 @@ from kb.spreadsheets.writer import (
     library_workbook,
     safe_filename,
 )
+from kb.visibility import HIDDEN, visible_to
 from kb.vocab import Role
 from webapp.auth import current_actor
 from webapp.db import get_session
@@ -86,9 +89,14 @@ def upload():
         return redirect(url_for(".index"))
     content = file.read(MAX_FILE_BYTES + 1)
     department = _chosen_department(actor)
-    check_import_rate(get_session(), actor)
-    token = _uploads().add(content, {"filename": _display_name(file.filename), "department": department,
+    session = get_session()
+    check_import_rate(session, actor)
+    check_upload_rate(session, actor)
+    name = _display_name(file.filename)
+    token = _uploads().add(content, {"filename": name, "department": department,
                                      "user_id": actor.user_id, "status": "uploaded"})
+    record_upload(session, actor, token, name, len(content), department)
+    session.commit()
     return redirect(url_for(".preview", token=token))
 
 
@@ -108,6 +116,10 @@ def preview(token: str):
         raise
     except ValidationFailed as error:
         session.rollback()
+        record_change(session, current_actor(), "import_refused", "import", meta["filename"][:100],
+                      summary=f"{len(error.problems)} 个问题：" + "；".join(p.message for p in error.problems[:3]),
+                      result="refused", department=meta["department"])
+        session.commit()
         # The file is useless now: delete it (SEC-UP-6), keep the report for a reload.
         meta.update(status="rejected", problems=[_as_dict(p) for p in _sorted(error.problems)],
                     warnings=[_as_dict(p) for p in getattr(error, "warnings", [])])
@@ -174,7 +186,9 @@ def cancel(token: str):
 @bp.get("/template")
 def template():
     """空白梳理模版（含填表说明、示例行和资料清单）。"""
-    return _xlsx(workbook_bytes(build_workbook()), f"{TEMPLATE_TITLE}.xlsx")
+    # Not _xlsx: a blank form holds no library data, its download is not audited.
+    return send_file(io.BytesIO(workbook_bytes(build_workbook())), mimetype=XLSX, as_attachment=True,
+                     download_name=f"{TEMPLATE_TITLE}.xlsx")
 
 
 @bp.get("/export/department/<code>.xlsx")
@@ -182,7 +196,7 @@ def export_department(code: str):
     """部门指标集（梳理模版格式，带出现有指标，可修改后再导入）。"""
     session = get_session()
     department = get_department(session, code)
-    return _xlsx(department_workbook(session, code),
+    return _xlsx(department_workbook(session, code, visible_to(session, current_actor())),
                  f"{TEMPLATE_TITLE}_{department.code}{safe_filename(department.name)}.xlsx")
 
 
@@ -195,13 +209,18 @@ def export_common():
 @bp.get("/export/library.xlsx", endpoint="export_library")
 def export_library_xlsx():
     """整个指标库（梳理模版格式，带“所属部门”列）。"""
-    return _xlsx(library_workbook(get_session()), f"指标库全库_{local_today():%Y%m%d}.xlsx")
+    session = get_session()
+    return _xlsx(library_workbook(session, visible_to(session, current_actor())), f"指标库全库_{local_today():%Y%m%d}.xlsx")
 
 
 @bp.get("/export/department/<code>.yaml")
 def export_yaml(code: str):
     """部门 YAML 文件（CONTRACT §4 格式，与 kb export 相同）。"""
-    content = department_yaml(get_session(), code).encode("utf-8")
+    session = get_session()
+    if not visible_to(session, current_actor()).allows(get_department(session, code).id):
+        raise PermissionDenied(HIDDEN)
+    content = department_yaml(session, code).encode("utf-8")
+    _record_export(f"{code}.yaml")
     return send_file(io.BytesIO(content), mimetype="application/x-yaml", as_attachment=True,
                      download_name=f"{code}.yaml")
 
@@ -210,12 +229,18 @@ def export_yaml(code: str):
 def export_yaml_library():
     """整个指标库的 YAML（kb export 的目录结构，打包为 zip；kb load 可原样导入）。"""
     stream = io.BytesIO()
+    session = get_session()
+    visible = visible_to(session, current_actor())
     with tempfile.TemporaryDirectory() as directory:
-        export_library(get_session(), Path(directory))
+        export_library(session, Path(directory))
         with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(Path(directory).rglob("*.yaml")):
+                if path.parent.name == "departments" and path.stem not in visible.department_codes \
+                        and not visible.everything:
+                    continue  # another department's draft (kb.visibility)
                 archive.write(path, path.relative_to(directory).as_posix())
     stream.seek(0)
+    _record_export("library-yaml.zip")
     return send_file(stream, mimetype="application/zip", as_attachment=True,
                      download_name=f"指标库YAML_{local_today():%Y%m%d}.zip")
 
@@ -224,12 +249,22 @@ def export_yaml_library():
 def catalogue():
     """可打印的指标目录（按部门、一级和二级指标分组；浏览器中打印或另存为 PDF）。"""
     code = request.args.get("department") or None
-    return render_template("sheets/catalogue.html", groups=catalogue_groups(get_session(), code), standalone=False)
+    session = get_session()
+    groups = catalogue_groups(session, code, visible=visible_to(session, current_actor()))
+    return render_template("sheets/catalogue.html", groups=groups, standalone=False)
 
 
 # --- helpers ------------------------------------------------------------------------------------
 
+def _record_export(key: str) -> None:
+    """Every download of library data is audited (issue 14 item 10): who took what, when."""
+    session = get_session()
+    record_change(session, current_actor(), "export", "export", key[:100], summary=request.path[:500])
+    session.commit()
+
+
 def _xlsx(content: bytes, name: str):
+    _record_export(name)
     return send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True, download_name=name)
 
 
@@ -284,7 +319,8 @@ def _upload_form_context() -> dict:
 # --- upload storage ------------------------------------------------------------------------------
 
 def _uploads() -> UploadStore:
-    return UploadStore(Path(current_app.config["KB_DATA_DIR"]) / "uploads")
+    return UploadStore(Path(current_app.config["KB_DATA_DIR"]) / "uploads",
+                       lifetime=dt.timedelta(minutes=int(current_app.config["UPLOAD_LIFETIME_MINUTES"])))
 
 
 def _load_meta(token: str) -> dict:

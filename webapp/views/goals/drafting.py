@@ -17,6 +17,7 @@ from kb.services.indicators import get_indicator
 from kb.searching import recommend_indicators, search_indicators
 from kb.spreadsheets import goal_forms
 from webapp import lookups
+from kb.visibility import hidden_for
 from webapp.auth import current_actor
 from webapp.db import get_search, get_session
 from webapp.views.goals import ROW_FIELDS, bp, load_goal, own_department
@@ -188,9 +189,11 @@ def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, statu
     present = {row.get("code") for row in data["rows"] if row.get("code")}
     text = f"{data['project'].get('name', '')} {data['project'].get('description', '')}".strip()
     # Without a description yet, the department's own set and the 共性指标 are what fits best.
-    recommended = recommend_indicators(session, get_search(), text, department=department.code, limit=30)["hits"]
+    recommended = recommend_indicators(session, get_search(), text, department=department.code, limit=30,
+                                       hidden=hidden_for(session, current_actor()))["hits"]
     query = request.args.get("q", "").strip()
-    found = search_indicators(session, get_search(), query, limit=20)["hits"] if query else []
+    found = search_indicators(session, get_search(), query, limit=20,
+                              hidden=hidden_for(session, current_actor()))["hits"] if query else []
     codes = {hit["code"] for hit in recommended + found}
     bundles = goals.typical_bundles(session)
     bundles.sort(key=lambda b: (b.department_code != department.code, b.department_code or "", b.project_type))

@@ -11,6 +11,7 @@ from kb.models import Department
 from kb.models.goal import GoalStatus
 from kb.services import goals
 from kb.spreadsheets import goal_forms
+from kb.spreadsheets.writer import safe_filename
 from webapp.db import get_session
 from webapp.views.goals import bp, load_goal
 
@@ -25,7 +26,7 @@ def export(goal_id: int):
     data = goal.frozen if goal.status == GoalStatus.APPROVED and goal.frozen else goals.goal_to_dict(goal)
     content = goal_forms.workbook_bytes(goal_forms.goal_form_workbook(data))
     return send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True,
-                     download_name=f"{goal.project.name}-绩效目标申报表.xlsx")
+                     download_name=f"{safe_filename(goal.project.name)}-绩效目标申报表.xlsx")
 
 
 @bp.get("/export/<department_code>/<int:year>.xlsx")
@@ -39,4 +40,4 @@ def export_department(department_code: str, year: int):
     data = [g.frozen if g.status == GoalStatus.APPROVED and g.frozen else goals.goal_to_dict(g) for g in items]
     content = goal_forms.workbook_bytes(goal_forms.department_workbook(data, department.name, year))
     return send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True,
-                     download_name=f"{department.name}-{year}年度绩效目标申报表.xlsx")
+                     download_name=f"{safe_filename(department.name)}-{year}年度绩效目标申报表.xlsx")

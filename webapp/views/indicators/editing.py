@@ -19,6 +19,7 @@ from kb.services.library import indicator_to_dict
 from kb.vocab import BasisKind, Nature, taxonomy, units
 from webapp.auth import current_actor, current_user
 from webapp.db import get_session
+from webapp.errors import record_denial
 from webapp.forms import FIELD_LABELS, indicator_from_form, problems_by_field, version_from
 from webapp.views.indicators import bp
 
@@ -119,6 +120,7 @@ def edit(code: str):
                    for name, (before, after) in conflict.changes.items()]
         message = (f"您打开的是第 {conflict.expected_version} 版，保存前已有人改成了第 {conflict.current_version} 版。"
                    "为避免覆盖别人的修改，这次没有保存。")
+        record_denial(message, "save_conflict", "conflict")  # refused saves are audited (issue 14 item 10)
         return _form_page(data={**data, "code": code}, conflict={"message": message, "changes": changes},
                           mode="edit", indicator=fresh, department=fresh.department, status=409)
     session.commit()

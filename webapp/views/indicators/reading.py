@@ -11,6 +11,7 @@ from kb.searching import similar_indicators
 from kb.services import personal, workflow
 from kb.services.goal_usage import usage_count
 from kb.services.indicators import get_indicator
+from kb.visibility import can_read, check_can_read, hidden_for, visible_to
 from webapp.auth import current_actor, current_user
 from webapp.db import get_search, get_session
 from webapp.permissions import can_open
@@ -67,6 +68,7 @@ def detail(code: str):
     indicator = get_indicator(session, code)
     user = current_user()
     actor = current_actor()
+    check_can_read(session, actor, indicator)
     personal.record_view(session, user, indicator)
     session.commit()
     own_department = user.department if permissions.sees_only_own_department(actor) else None
@@ -87,7 +89,7 @@ def detail(code: str):
         history=history(code),
         sets=sets_containing(indicator),
         goal_count=goal_usage(code),
-        similar=similar_indicators(session, get_search(), indicator.code),
+        similar=similar_indicators(session, get_search(), indicator.code, hidden=hidden_for(session, actor)),
         favourite=personal.is_favourite(session, user, indicator),
         can_edit=permissions.can_edit_indicator(actor, indicator),
         copy_targets=copy_targets,
@@ -107,6 +109,8 @@ def compare():
     found = {i.code: i for i in session.scalars(
         select(Indicator).where(Indicator.code.in_(codes)).options(selectinload(Indicator.basis),
                                                                    selectinload(Indicator.department)))}
+    visible = visible_to(session, current_actor())
+    found = {code: i for code, i in found.items() if can_read(visible, i)}  # drafts of others: as unknown
     missing = [code for code in codes if code not in found]
     indicators = [found[code] for code in codes if code in found]
     rows = [
