@@ -24,7 +24,9 @@ def write_rows(session, count: int = 5) -> list[int]:
         session.commit()
     finally:
         set_request_id("")
-    return list(session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)))
+    ids = list(session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)))
+    session.rollback()  # end the read: PostgreSQL's DROP TRIGGER in tamper() waits for every reader of the table
+    return ids
 
 
 def test_rows_are_chained_and_carry_request_id_and_result(session):
@@ -70,6 +72,7 @@ def test_a_rewritten_hash_does_not_hide_an_edit(session, engine):
     row = session.get(AuditEntry, ids[1])
     row_values = {name: getattr(row, name) for name in ("actor",)}
     assert row_values
+    session.rollback()
     tamper(engine, "UPDATE audit_log SET actor = 'x', row_hash = :h WHERE id = :id", id=ids[1], h="f" * 64)
     session.rollback()  # end the read snapshot taken before the edit
     problems = dict(verify_chain(session).problems)
