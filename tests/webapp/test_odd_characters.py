@@ -12,6 +12,7 @@ from kb.errors import ValidationFailed
 from kb.models import Department, Indicator
 from kb.services.library import parse_library
 from tests.kb.spreadsheets.builders import filled, xlsx_bytes
+from tests.webapp.conftest import PASSWORD
 from tests.webapp.test_editing import form_of
 from tests.webapp.test_sheets import upload
 from webapp.cli import main
@@ -45,7 +46,7 @@ def test_web_form_refuses_control_characters(world, finance):
 
 def test_api_refuses_zero_width_and_bidi_characters(world, client, make_user):
     make_user("finance", username="caizheng")
-    token = client.post("/api/v1/tokens", json={"username": "caizheng", "password": "Xiangyuan#2025"}).get_json()["token"]
+    token = client.post("/api/v1/tokens", json={"username": "caizheng", "password": PASSWORD}).get_json()["token"]
     headers = {"Authorization": f"Bearer {token}"}
     read = client.get("/api/v1/indicators/WJ-006", headers=headers)
     body = {**read.get_json(), "definition": "说明\u202e文字"}

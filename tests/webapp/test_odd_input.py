@@ -15,6 +15,7 @@ import pytest
 
 import webapp
 from kb.searching import FILTER_KEYS
+from tests.webapp.conftest import PASSWORD
 
 # Raw (already percent-encoded) values: the bytes a hostile client can send.
 RAW_VALUES = ("%ED%A0%80", "%FF%FE", "%00", "%C0%AF")
@@ -130,7 +131,7 @@ def test_login_form_with_odd_values(world, client):
 
 def test_api_with_odd_json_and_headers(world, client, make_user):
     make_user("finance", username="caizheng")
-    token = client.post("/api/v1/tokens", json={"username": "caizheng", "password": "Xiangyuan#2025"}).get_json()["token"]
+    token = client.post("/api/v1/tokens", json={"username": "caizheng", "password": PASSWORD}).get_json()["token"]
     headers = {"Authorization": f"Bearer {token}"}
     read = client.get("/api/v1/indicators/WJ-006", headers=headers)
     body = read.get_json()
