@@ -11,7 +11,8 @@ import datetime as dt
 import logging
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -60,6 +61,24 @@ def add_search(session: Session | Connection, *, query: str, hits: int, role: st
     return session.execute(statement).scalar_one()
 
 
+@contextmanager
+def impatient_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction (committed at the end) that on SQLite waits at most
+    :data:`SQLITE_LOG_WAIT_MS` for the write lock; the pooled connection gets its usual wait back."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_LOG_WAIT_MS}")
+        try:
+            yield connection
+            connection.commit()
+        finally:
+            if sqlite:
+                connection.rollback()
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                connection.commit()
+
+
 def record_search(engine: Engine, **fields: Any) -> int | None:
     """Log a search in its own short transaction; return the row id, or None when logging failed.
 
@@ -68,19 +87,8 @@ def record_search(engine: Engine, **fields: Any) -> int | None:
     lock. Any error is logged as a warning and swallowed. ``fields`` are those of :func:`add_search`.
     """
     try:
-        with engine.connect() as connection:
-            sqlite = connection.dialect.name == "sqlite"
-            if sqlite:
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_LOG_WAIT_MS}")
-            try:
-                entry_id = add_search(connection, **fields)
-                connection.commit()
-            finally:
-                if sqlite:  # the pooled connection goes back with the application's usual patience
-                    connection.rollback()
-                    connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-                    connection.commit()
-            return entry_id
+        with impatient_connection(engine) as connection:
+            return add_search(connection, **fields)
     except Exception as error:  # noqa: BLE001 - a log row must never break a search (issue 12 item 5)
         log.warning("检索日志未能记录（检索本身不受影响）：%s", error)
         return None
@@ -100,7 +108,7 @@ def record_open(session: Session, entry_id: int, rank: int) -> bool:
     return result.rowcount == 1
 
 
-def prune(session: Session, days: int, now: dt.datetime | None = None) -> int:
+def prune(session: Session | Connection, days: int, now: dt.datetime | None = None) -> int:
     """Delete rows older than ``days`` days; return how many. ``days`` ≤ 0 keeps everything."""
     if days <= 0:
         return 0
@@ -206,6 +214,6 @@ def searches_per_day(session: Session, since: dt.datetime, zone: ZoneInfo, until
     return days
 
 
-__all__ = ["DayCount", "FEW_HITS", "QueryCount", "SQLITE_LOG_WAIT_MS", "add_search", "few_hit_queries",
+__all__ = ["DayCount", "FEW_HITS", "QueryCount", "SQLITE_LOG_WAIT_MS", "add_search", "few_hit_queries", "impatient_connection",
            "normalise_query", "oldest_entry_at", "prune", "record_open", "record_search", "searches_per_day",
            "unopened_queries", "zero_hit_queries"]

@@ -9,6 +9,7 @@ from kb.searching import FILTER_KEYS, search_indicators
 from kb.visibility import hidden_for
 from webapp.auth import current_actor
 from webapp.db import get_search, get_session
+from webapp.query_logging import log_search
 
 bp = Blueprint("search", __name__)
 PAGE_SIZE = 20
@@ -80,6 +81,8 @@ def index():
     result = search_indicators(session, get_search(), q, filters=filters, limit=PAGE_SIZE,
                                offset=(page - 1) * PAGE_SIZE, details=True,
                                hidden=hidden_for(session, current_actor()))
+    # 检索日志: a new search (page 1) is logged; its signed reference lets the page report the hit opened.
+    log_ref = log_search("page", q, filters, result["total"]) if page == 1 else None
     labels = result["labels"]
     pages = max(1, -(-result["total"] // PAGE_SIZE))
     facets = []
@@ -98,4 +101,4 @@ def index():
              for key, value in filters.items()]
     return render_template("search/results.html", q=q, result=result, facets=facets, chips=chips, page=page,
                            pages=pages, search_url=search_url, examples=EXAMPLES,
-                           notices=notices)
+                           notices=notices, log_ref=log_ref)
