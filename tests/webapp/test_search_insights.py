@@ -78,9 +78,14 @@ def test_a_forged_reference_or_rank_is_refused_and_changes_nothing(app, departme
 
 
 def test_a_search_still_answers_when_the_log_cannot_be_written(app, department_client):
-    with app.extensions["kb"].engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE query_log")  # the worst case: the log is gone
-    response = department_client.get("/?q=满意度")
+    engine = app.extensions["kb"].engine
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE query_log RENAME TO query_log_away")  # the worst case: no log table
+    try:
+        response = department_client.get("/?q=满意度")
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE query_log_away RENAME TO query_log")
     assert response.status_code == 200 and "data-total" in response.get_data(as_text=True)
     assert "data-log-ref" not in response.get_data(as_text=True)
 
