@@ -41,9 +41,19 @@ def test_a_page_search_is_logged_with_role_and_department_and_nobody(app, depart
 
 def test_only_a_new_search_is_logged_not_its_next_pages_nor_the_home_page(app, department_client):
     department_client.get("/")
-    department_client.get("/?q=率")
-    department_client.get("/?q=率&page=2")
-    assert [entry.query for entry in entries(app)] == ["率"]
+    first = department_client.get("/?q=率").get_data(as_text=True)
+    reference = _REF.search(first).group(1)
+    second_page = re.search(r'href="([^"]*page=2[^"]*)"', first).group(1).replace("&amp;", "&")
+    assert f"ql={reference}" in second_page  # the page links carry the search's reference
+    page_two = department_client.get(second_page).get_data(as_text=True)
+    assert _REF.search(page_two).group(1) == reference and 'data-rank-offset="20"' in page_two
+    department_client.get("/?q=率&page=3")  # a later page reached without the reference: not a search either
+    facet = re.search(r'data-facet="level1".*?href="([^"]+)"', page_two, re.S).group(1).replace("&amp;", "&")
+    assert "ql=" not in facet  # a filter makes another search
+    department_client.get(facet)
+    assert [entry.query for entry in entries(app)] == ["率", "率"]
+    assert department_client.post("/search/opened", data={"ref": reference, "rank": "23"}).status_code == 204
+    assert entries(app)[0].opened_rank == 23 and entries(app)[1].filters != {}
 
 
 def test_api_search_and_recommend_are_logged_by_channel(app, world, client, make_user):

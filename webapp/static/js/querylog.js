@@ -11,7 +11,8 @@
     var hit = event.target.closest && event.target.closest("li.hit");
     if (!hit) { return; }
     if (event.type !== "copy" && !event.target.closest("a[data-hit]")) { return; }
-    var rank = Array.prototype.indexOf.call(list.querySelectorAll("li.hit"), hit) + 1;
+    var offset = parseInt(list.getAttribute("data-rank-offset") || "0", 10) || 0;
+    var rank = offset + Array.prototype.indexOf.call(list.querySelectorAll("li.hit"), hit) + 1;
     var data = new FormData();
     data.append("ref", list.getAttribute("data-log-ref"));
     data.append("rank", String(rank));
