@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 SQLITE_LOG_WAIT_MS = 250
 #: "Few hits": at most this many (the report's default; the page may choose another).
 FEW_HITS = 3
+#: The largest rank an open may report (beyond any result list a person pages through; keeps the
+#: number inside the database's integer range whatever a client sends).
+MAX_RANK = 10_000
 _SPACES = re.compile(r"\s+")
 
 
@@ -49,7 +52,7 @@ def add_search(session: Session | Connection, *, query: str, hits: int, role: st
                department_id: int | None = None, filters: Mapping[str, Any] | None = None,
                at: dt.datetime | None = None) -> int:
     """Insert one search row (one statement: the department code is looked up inside the INSERT) and
-    return its id. Flushes nothing else; the caller owns the transaction."""
+    return its id. The caller owns the transaction."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}; one of {CHANNELS}")
     department = (select(Department.code).where(Department.id == department_id).scalar_subquery()
@@ -100,7 +103,7 @@ def record_open(session: Session, entry_id: int, rank: int) -> bool:
     Only the first open counts; later ones change nothing. One UPDATE, no read. Returns whether the
     row took this rank. The caller commits.
     """
-    if rank < 1:
+    if not 1 <= rank <= MAX_RANK:
         return False
     result = session.execute(update(QueryLogEntry)
                              .where(QueryLogEntry.id == entry_id, QueryLogEntry.opened_rank.is_(None))
@@ -214,6 +217,6 @@ def searches_per_day(session: Session, since: dt.datetime, zone: ZoneInfo, until
     return days
 
 
-__all__ = ["DayCount", "FEW_HITS", "QueryCount", "SQLITE_LOG_WAIT_MS", "add_search", "few_hit_queries", "impatient_connection",
+__all__ = ["DayCount", "FEW_HITS", "MAX_RANK", "QueryCount", "SQLITE_LOG_WAIT_MS", "add_search", "few_hit_queries", "impatient_connection",
            "normalise_query", "oldest_entry_at", "prune", "record_open", "record_search", "searches_per_day",
            "unopened_queries", "zero_hit_queries"]

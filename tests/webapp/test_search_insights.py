@@ -83,6 +83,8 @@ def test_a_forged_reference_or_rank_is_refused_and_changes_nothing(app, departme
     forged = department_client.post("/search/opened", data={"ref": "1.forged", "rank": "1"})
     assert forged.status_code == 400 and "ref" in forged.get_json()["message"]
     assert department_client.post("/search/opened", data={"ref": reference, "rank": "0"}).status_code == 400
+    assert department_client.post("/search/opened", data={"ref": reference, "rank": str(2**40)}).status_code == 400
+    assert department_client.post("/search/opened", data={"ref": reference, "rank": "二"}).status_code == 400
     assert department_client.post("/search/opened", data={"ref": reference, "rank": "1"}, csrf=False).status_code in (400, 403)
     assert entries(app)[0].opened_rank is None
 

@@ -89,8 +89,8 @@ def opened():
         rank = int(request.form.get("rank", ""))
     except ValueError:
         rank = 0
-    if entry_id is None or rank < 1:
-        return {"message": "参数无效：ref 应为检索页给出的检索编号，rank 为从 1 起的名次。"}, 400
+    if entry_id is None or not 1 <= rank <= query_log.MAX_RANK:
+        return {"message": f"参数无效：ref 应为检索页给出的检索编号，rank 为 1–{query_log.MAX_RANK} 的名次。"}, 400
     session = get_session()
     query_log.record_open(session, entry_id, rank)
     session.commit()

@@ -96,6 +96,7 @@ def test_record_open_keeps_only_the_first_open(session):
     assert not record_open(session, entry_id, 1)
     assert not record_open(session, entry_id + 100, 1)  # no such search: nothing happens
     assert not record_open(session, _search(session, "x", 1), 0)  # ranks start at 1
+    assert not record_open(session, _search(session, "y", 1), 2**40)  # and stay in the integer range
     assert session.get(QueryLogEntry, entry_id).opened_rank == 3
 
 
