@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from kb.models import QueryLogEntry
 from kb.models.base import utcnow
-from kb.services.query_log import add_search
+from kb.services.query_log import DayCount, add_search
 from tests.webapp.conftest import PASSWORD
+from webapp.views.search_insights import CHART_HEIGHT, chart
 
 _REF = re.compile(r'data-log-ref="([^"]+)"')
 
@@ -131,3 +132,13 @@ def test_finance_sees_zero_few_and_unopened_queries_with_counts(app, world, clie
     assert "<svg" in page and "<polyline" in page
     longer = client.get("/search-insights?days=90").get_data(as_text=True)
     assert "修房子" in longer.split('id="zero-hit-queries"')[1].split("</table>")[0]
+
+
+def test_the_chart_scales_bars_to_the_busiest_day_and_the_share_to_the_height():
+    days = [DayCount(dt.date(2026, 12, 1), 4, 1), DayCount(dt.date(2026, 12, 2), 0, 0), DayCount(dt.date(2026, 12, 3), 2, 2)]
+    drawn = chart(days)
+    busiest, empty, all_zero = drawn["bars"]
+    assert busiest["height"] == CHART_HEIGHT and busiest["zero_height"] == CHART_HEIGHT / 4
+    assert empty["height"] == 0 and all_zero["height"] == all_zero["zero_height"] == CHART_HEIGHT / 2
+    assert [y for _, y in drawn["share_points"]] == [CHART_HEIGHT * 0.75, 0]  # 25 % and 100 %; no point on an empty day
+    assert drawn["top"] == 4 and "12-01" in busiest["title"]

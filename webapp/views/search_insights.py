@@ -73,12 +73,12 @@ def chart(per_day: list[query_log.DayCount]) -> dict:
                      "zero_y": round(CHART_HEIGHT - zero_height, 1), "zero_height": round(zero_height, 1),
                      "title": f"{day.day:%m-%d}：检索 {day.searches} 次，无结果 {day.zero_hits} 次"})
         if day.searches:
-            points.append(f"{x + step / 2:.1f},{CHART_HEIGHT * (1 - day.zero_share):.1f}")
+            points.append((round(x + step / 2, 1), round(CHART_HEIGHT * (1 - day.zero_share), 1)))
     labels = [{"x": round(CHART_LEFT + i * step + step / 2, 1), "text": f"{day.day:%m-%d}"}
               for i, day in enumerate(per_day) if i % max(1, len(per_day) // 6) == 0]
     return {"width": CHART_WIDTH, "height": CHART_HEIGHT + CHART_BOTTOM, "plot_height": CHART_HEIGHT,
             "left": CHART_LEFT, "right": CHART_WIDTH - CHART_LEFT, "top": top, "bars": bars,
-            "share_line": " ".join(points), "labels": labels}
+            "share_line": " ".join(f"{x},{y}" for x, y in points), "share_points": points, "labels": labels}
 
 
 @bp.post("/search/opened")
