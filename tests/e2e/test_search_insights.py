@@ -45,3 +45,12 @@ def test_clicking_a_hit_records_its_rank_and_finance_sees_the_search(page, live_
     assert "qqxxzzkk" in page.locator("#zero-hit-queries").inner_text()
     assert page.locator("svg[data-chart]").count() == 1
     screenshot(page, "search-insights")
+
+
+@pytest.mark.e2e
+def test_copying_from_a_hit_records_its_rank(page, live_server, login):
+    login(page, "caizheng")
+    page.goto(live_server.url + "/?q=满意度")
+    page.locator("ol.hits li.hit .hit-meta").nth(2).select_text()
+    page.keyboard.press("Control+C")
+    assert _wait_for(lambda: _entries(live_server)[0].opened_rank) == 3
