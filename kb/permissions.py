@@ -316,6 +316,14 @@ def can_spot_check(actor: HasRole) -> bool:
     return is_finance(actor)
 
 
+# --- search insights (检索分析) --------------------------------------------------------------------
+
+def can_view_search_insights(actor: HasRole) -> bool:
+    """The query-log report (zero-hit, few-hit, never-opened queries): finance, and the administrator
+    as the library's maintenance stand-in. It shows queries and departments, never persons."""
+    return role_of(actor) in LIBRARY_KEEPERS
+
+
 def sees_only_own_department(actor: HasRole) -> bool:
     """Lists (goals, imports, inbox) narrowed to the user's department."""
     return is_department(actor)

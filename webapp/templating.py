@@ -23,6 +23,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("selfeval.index", "绩效自评"),
     ("workflow.board", "推进情况"),
     ("monitoring.index", "运行监控"),
+    ("search_insights.index", "检索分析"),
     ("workflow.inbox", "待办"),
     ("workflow.changes", "变更申请"),
     ("sheets.index", "模版导入"),

@@ -6,6 +6,7 @@ from kb.models.goal import BudgetProject, GoalReview, GoalRow, GoalRowComment, P
 from kb.models.indicator import Indicator, IndicatorBasis
 from kb.models.monitoring import MonitoringEntry, MonitoringIndicator, MonitoringRound, MonitoringRuleVersion
 from kb.models.personal import Favourite, RecentView
+from kb.models.query_log import QueryLogEntry
 from kb.models.search_outbox import SearchOutbox
 from kb.models.selfeval import (
     ProblemCategory, SelfEvaluation, SelfEvaluationRow, SpotCheck, SpotCheckDraw, SpotCheckProblem,
@@ -40,6 +41,7 @@ __all__ = [
     "ReviewRequest",
     "SearchOutbox",
     "ProblemCategory",
+    "QueryLogEntry",
     "SelfEvaluation",
     "SelfEvaluationRow",
     "SpotCheck",

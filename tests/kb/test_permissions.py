@@ -80,6 +80,10 @@ def test_adding_indicators_follows_the_set_state(status, expected):
     assert who(permissions.can_add_indicator, department(OTHER, status)) == expected - {"department"}
 
 
+def test_search_insights_are_read_by_finance_and_the_administrator():
+    assert who(permissions.can_view_search_insights) == {"finance", "admin"}
+
+
 def test_reviews_need_the_assignment_and_the_state():
     reviewing = indicator_set(SetStatus.CONFIRMED)
     assert who(permissions.can_certify_set, assigned=True) == {"expert"}

@@ -27,6 +27,7 @@ OWN_WRITE = {"department": {"own"}, "finance": BOTH, "admin": BOTH, "expert": se
 FINANCE_WRITE = {"department": set(), "finance": BOTH, "admin": BOTH, "expert": set()}
 ADMIN_ONLY = {"department": set(), "finance": set(), "expert": set(), "admin": BOTH}
 COPIERS = {"department": BOTH, "finance": BOTH, "admin": BOTH, "expert": set()}
+INSIGHT_READERS = {"department": set(), "finance": BOTH, "admin": BOTH, "expert": set()}  # 检索分析, read-only
 DRAFT_READERS = {"department": {"own"}, "finance": BOTH, "admin": BOTH, "expert": set()}
 REFUSED = 403
 
@@ -81,6 +82,9 @@ CASES = [
     ("admin.security", "GET", "/admin/security", "/admin/security", None, ADMIN_ONLY, 200),
     ("admin.unlock_user", "POST", "/admin/users/{finance_id}/unlock", "/admin/users/{finance_id}/unlock", {},
      ADMIN_ONLY, 302),
+    ("search_insights.index", "GET", "/search-insights", "/search-insights?days=7", None, INSIGHT_READERS, 200),
+    # Every searcher may report an opened hit; a made-up reference is answered 400 (allowed, but invalid).
+    ("search_insights.opened", "POST", "/search/opened", "/search/opened", {"ref": "x", "rank": "1"}, EVERYONE, 400),
     ("api.search", "GET", "/api/v1/search?q=测试", "/api/v1/search?q=测试&department=902", None, EVERYONE, 200),
     ("api.recommend", "GET", "/api/v1/recommend?text=测试", "/api/v1/recommend?text=测试&department=902", None, EVERYONE, 200),
     ("api.suggest", "GET", "/api/v1/suggest?q=测试", "/api/v1/suggest?q=测试", None, EVERYONE, 200),
@@ -90,7 +94,7 @@ CASES = [
 ]
 # Public by design, tested in test_api.py / test_auth.py: signing in and the API description.
 PUBLIC_ENDPOINTS = {"static", "auth.login", "api.tokens", "api-docs.openapi_json"}
-OUR_BLUEPRINTS = {"auth", "search", "indicators", "departments", "personal", "admin", "api", "api-docs"}
+OUR_BLUEPRINTS = {"auth", "search", "search_insights", "indicators", "departments", "personal", "admin", "api", "api-docs"}
 SEEDED = ("OWN-1", "OTH-1", "CM-1")
 
 

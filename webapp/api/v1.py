@@ -16,6 +16,7 @@ from kb.visibility import check_can_read, hidden_for
 from webapp import lookups
 from webapp.auth import PASSWORD_CHANGE_FIRST, THROTTLED, current_actor, ip_is_throttled, lockout_policy
 from webapp.db import get_search, get_session
+from webapp.query_logging import log_search
 from webapp.security import csrf
 
 blp = Blueprint("api", __name__, description="指标库 HTTP API")
@@ -87,8 +88,11 @@ class Search(MethodView):
         """检索指标（命中、高亮、分面计数、纠错建议）。"""
         filters = {key: args[key] for key in FILTER_KEYS if args.get(key)}  # the page's filters, every one
         session = get_session()
-        return search_indicators(session, get_search(), args["q"], filters=filters,
-                                 limit=args["limit"], offset=args["offset"], hidden=hidden_for(session, current_actor()))
+        result = search_indicators(session, get_search(), args["q"], filters=filters,
+                                   limit=args["limit"], offset=args["offset"], hidden=hidden_for(session, current_actor()))
+        if args["offset"] == 0:  # a new search, not the next page of one
+            log_search("api", args["q"], filters, result["total"])
+        return result
 
 
 @blp.route("/recommend", endpoint="recommend")
@@ -99,9 +103,12 @@ class Recommend(MethodView):
     def get(self, args):
         """按项目描述推荐最合适的指标。"""
         session = get_session()
-        return recommend_indicators(session, get_search(), args["text"], department=args["department"],
-                                    limit=args["limit"], category=args["category"],
-                                    hidden=hidden_for(session, current_actor()))
+        result = recommend_indicators(session, get_search(), args["text"], department=args["department"],
+                                      limit=args["limit"], category=args["category"],
+                                      hidden=hidden_for(session, current_actor()))
+        log_search("recommend", args["text"], {"department": args["department"], "category": args["category"]},
+                   result["total"])
+        return result
 
 
 @blp.route("/suggest", endpoint="suggest")
