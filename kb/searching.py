@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -132,18 +132,35 @@ def search_indicators(
         total, codes = fallback_search.search_database(session, found.text or text or "", filters, hidden, limit, max(0, offset))
         return {"total": total, "hits": hits_for(session, [(code, 0.0, {}) for code in codes], details), "facets": {},
                 "suggestion": None, "labels": {name: {} for name in FILTER_KEYS}, "index_rebuilding": True}
+    hits = list(results.hits)
+    if found.departments and not found.text and (found.level1 or found.level2) and "department" not in filters:
+        results, hits = _with_common(backend, query, results, hits, limit, max(0, offset))
     facets = results.facet_counts
     labels = {name: {value: facet_label(name, value, found.department_names)
                      for value in {*facets.get(name, {}), *([filters[name]] if isinstance(filters.get(name), str) else [])}}
               for name in FILTER_KEYS}
     return {
         "total": results.total,
-        "hits": hits_for(session, _ranked(results.hits), details,
+        "hits": hits_for(session, _ranked(hits), details,
                          departments=found.department_refs),
         "facets": facets,
         "suggestion": results.suggestion,
         "labels": labels,
     }
+
+
+def _with_common(backend: BaseBackend, query: SearchQuery, results, hits: list, limit: int, offset: int):
+    """A department and a category with nothing else (卫健委 时效指标): after the department's own indicators of
+    that category come the common ones (共性指标) of it, which every department's set may use."""
+    common_filters = {k: v for k, v in query.filters.items() if k != "department"} | {"kind": "共性"}
+    start = max(0, offset - results.total)
+    room = max(0, offset + limit - max(offset, results.total))
+    common = backend.search(SearchQuery(text="", filters=common_filters, facets=query.facets, limit=max(room, 1),
+                                        offset=start, exclude=query.exclude))
+    facets = {name: dict(Counter(counts) + Counter(common.facet_counts.get(name, {})))
+              for name, counts in {**common.facet_counts, **results.facet_counts}.items()}
+    merged = replace(results, total=results.total + common.total, facet_counts=facets)
+    return merged, hits + (list(common.hits)[:room] if room else [])
 
 
 def facet_label(facet: str, value: str, department_names: dict[str, str]) -> str:

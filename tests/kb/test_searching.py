@@ -71,10 +71,12 @@ def test_understands_department_and_category_words(seeded: Session, backend) -> 
     found = understand(seeded, "卫健局 满意度指标")
     assert found.departments == ["102"] and found.level1 == "满意度指标" and found.text == ""
     result = search_indicators(seeded, backend, "民政 时效指标", limit=50)
-    assert result["hits"] and all(h["department"]["code"] == "104" and h["level2"] == "时效指标" for h in result["hits"])
+    # The department's own, then the common indicators of the category (see the test below).
+    assert result["hits"] and all(h["level2"] == "时效指标" for h in result["hits"])
+    assert {(h["department"] or {}).get("code") for h in result["hits"]} == {"104", None}
     abbreviated = search_indicators(seeded, backend, "人社局 效益指标", limit=50)
     assert {h["level1"] for h in abbreviated["hits"]} == {"效益指标"}
-    assert {h["department"]["code"] for h in abbreviated["hits"]} == {"108"}
+    assert {(h["department"] or {}).get("code") for h in abbreviated["hits"]} == {"108", None}
 
 
 def test_department_word_alone_searches_rather_than_filters(seeded: Session, backend) -> None:
@@ -166,3 +168,19 @@ def test_student_subsidy_recommendations_stay_with_students(seeded: Session, bac
     names = [h["name"] for h in hits]
     assert not [n for n in names if "高龄" in n or "垃圾" in n], names
     assert "受助学生满意度" in names
+
+
+def test_a_department_and_a_category_list_its_own_then_the_common_indicators_of_it(seeded: Session, backend) -> None:
+    result = search_indicators(seeded, backend, "卫健委 时效指标", limit=50)
+    departments = [(hit["department"] or {}).get("code", "") for hit in result["hits"]]
+    assert departments and departments[0] == "102" and "" in departments
+    first_common = departments.index("")
+    assert set(departments[:first_common]) == {"102"} and set(departments[first_common:]) == {""}
+    assert {hit["level2"] for hit in result["hits"]} == {"时效指标"}
+    assert result["total"] == len(result["hits"])
+    # Paging walks on from the department's own into the common ones without repeating or losing any.
+    pages = [search_indicators(seeded, backend, "卫健委 时效指标", limit=3, offset=n)["hits"] for n in range(0, 50, 3)]
+    assert [hit["code"] for page in pages for hit in page] == [hit["code"] for hit in result["hits"]]
+    # A department the user chose as a filter stays a filter.
+    chosen = search_indicators(seeded, backend, "时效指标", filters={"department": "102"}, limit=50)["hits"]
+    assert chosen and all(hit["department"] and hit["department"]["code"] == "102" for hit in chosen)
