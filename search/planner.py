@@ -21,7 +21,7 @@ SYNONYM_WEIGHT = 0.7
 THESAURUS_WEIGHT, THESAURUS_WORDS = 0.3, 3
 # Word vectors (search/vectors.py): the library's words nearest in meaning to a typed word that is not already a
 # strong match, weighted by this times their cosine similarity, at most so many, none below the floor.
-SIMILAR_WEIGHT, SIMILAR_WORDS, SIMILAR_FLOOR = 0.5, 3, 0.6
+SIMILAR_WEIGHT, SIMILAR_WORDS, SIMILAR_FLOOR = 0.3, 6, 0.5
 PINYIN_WEIGHT = 1.0
 CONTAINING_WEIGHT = 0.8
 MISSPELT_WEIGHT = 0.3
