@@ -2,6 +2,7 @@
 :class:`search.reader.Reader`. A backend only stores documents and compiles :class:`MatchQuery`."""
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 from collections.abc import Iterable
 
@@ -45,6 +46,13 @@ class RankedBackend(BaseBackend):
                                         self.feedback_facets, postings_budget, FEATURES - set(disabled), self.thesaurus)
         self._groups = self.settings.groups
         self._title = next((f.name for f in self.fields if f.title), None)
+
+    def set_synonyms(self, groups: Iterable[Iterable[str]]) -> None:
+        """Replace the synonym groups while serving. The settings are swapped in one assignment: a search
+        already running finishes with the old groups, the next one uses the new (nothing else caches them)."""
+        settings = copy.copy(self.settings)
+        settings.synonyms = Synonyms(groups)
+        self.synonyms, self.settings = settings.synonyms, settings
 
     @abstractmethod
     def _reader(self) -> Reader | None:
