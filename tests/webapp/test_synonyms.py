@@ -2,6 +2,8 @@
 restart); concurrent edits conflict with 409; department and expert users are refused."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -116,3 +118,17 @@ def test_department_and_expert_users_are_refused(client, make_user, login, world
         assert response.status_code == 403, (method, route)
     assert _medical(app).row_version == medical.row_version
     assert "/synonyms/" not in client.get("/", follow_redirects=True).get_data(as_text=True)  # no nav link either
+
+
+def test_the_audit_log_shows_a_synonym_edit_in_chinese(finance, app, make_user, login) -> None:
+    medical = _medical(app)
+    finance.post(f"/synonyms/{medical.id}", data={"terms": "看病、就医、就诊、看大夫", "note": "", "category": "卫生健康",
+                                                   "row_version": medical.row_version})
+    make_user("admin", username="guanli")
+    auditor = app.test_client()
+    login(auditor, "guanli")
+    with app.extensions["kb"].sessions() as session:
+        entry_id = session.scalar(select(AuditEntry.id).where(AuditEntry.entity_type == "synonym_group"))
+    page = auditor.get(f"/audit/{entry_id}").get_data(as_text=True)
+    assert "检索同义词组" in page and '<th scope="row">同义词' in page
+    assert re.findall(r'<tr data-field="(\w+)" class="is-changed">', page) == ["terms"]
