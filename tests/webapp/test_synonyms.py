@@ -132,3 +132,15 @@ def test_the_audit_log_shows_a_synonym_edit_in_chinese(finance, app, make_user, 
     page = auditor.get(f"/audit/{entry_id}").get_data(as_text=True)
     assert "检索同义词组" in page and '<th scope="row">同义词' in page
     assert re.findall(r'<tr data-field="(\w+)" class="is-changed">', page) == ["terms"]
+
+
+@pytest.mark.parametrize(("separation", "status"), [(False, 302), (True, 403)])
+def test_the_administrator_edits_unless_separation_of_duties(app_config, separation, status, request) -> None:
+    app_config["SEPARATION_OF_DUTIES"] = separation
+    app, client = request.getfixturevalue("app"), request.getfixturevalue("client")
+    request.getfixturevalue("world")
+    request.getfixturevalue("make_user")("admin", username="guanli")
+    request.getfixturevalue("login")(client, "guanli")
+    page = client.get("/synonyms/").get_data(as_text=True)
+    assert ('id="add-group"' in page) is not separation
+    assert client.post("/synonyms/", data={"terms": "瞧病、求医"}).status_code == status
