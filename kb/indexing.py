@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, event, func, insert, inspect, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from kb.live_synonyms import install_live_synonyms, refresh_synonyms
 from kb.models import Department, Indicator, IndicatorBasis, IndicatorSet
 from kb.models.search_outbox import SearchOutbox
 from kb.vocab import IndicatorState, SetStatus
@@ -270,6 +271,7 @@ def settle(backend: BaseBackend, timeout: float = SETTLE_SECONDS) -> None:
     sync = _SYNCS.get(backend)
     if sync is not None:
         sync.flush(timeout)
+    refresh_synonyms(backend)  # finance's synonym edits, checked every few seconds (kb/live_synonyms.py)
 
 
 def settle_all(timeout: float = SETTLE_SECONDS) -> None:
@@ -283,6 +285,7 @@ def install_index_sync(factory: sessionmaker[Session], backend: BaseBackend) -> 
     the returned :class:`IndexSync` in the background."""
     sync = _SYNCS.get(backend) or IndexSync(backend)
     _SYNCS[backend] = sync
+    install_live_synonyms(factory, backend)
 
     @event.listens_for(factory, "after_flush")
     def queue(session: Session, _context) -> None:
@@ -353,7 +356,8 @@ def word_vectors(path: Path) -> WordVectors | None:
 
 def search_options() -> dict:
     """Backend options from the search data in ``kb/indicators/``: dictionary words, synonym groups, the
-    general thesaurus (scripts/build_thesaurus.py) and word vectors (scripts/build_wordvectors.py)."""
+    general thesaurus (scripts/build_thesaurus.py) and word vectors (scripts/build_wordvectors.py). The synonyms
+    are the seed: once finance's groups are in the database, :func:`settle` swaps those in (kb/live_synonyms.py)."""
     import yaml
 
     from kb.vocab import REFERENCE_DIR

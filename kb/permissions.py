@@ -13,7 +13,8 @@ The roles (:class:`kb.vocab.Role`) and what each may do:
 - **finance** (财政): reads everything; edits every indicator and the common indicators at any time;
   confirms sets, assigns experts, comments, returns; decides change requests; drafts goals with a
   department, reviews and decides goals; imports for any department or the whole library; opens,
-  closes and follows up monitoring rounds, changes the light rules, and may fill in for a department.
+  closes and follows up monitoring rounds, changes the light rules, and may fill in for a department;
+  maintains the search synonym groups.
 - **expert** (专家): reads everything; comments on, certifies or returns the sets it is assigned to;
   reviews submitted goals.
 - **admin** (管理员): administers accounts and department records. It keeps the library-maintenance
@@ -278,6 +279,11 @@ def can_manage_monitoring(actor: HasRole) -> bool:
 def can_change_monitoring_rules(actor: HasRole) -> bool:
     """Change the light rules (a new, audited version used by rounds opened afterwards)."""
     return is_finance(actor)
+
+
+def can_edit_synonyms(actor: HasRole) -> bool:
+    """Maintain the search synonym groups (add, edit, retire; audited): the library keepers."""
+    return role_of(actor) in LIBRARY_KEEPERS
 
 
 def can_view_monitoring(actor: HasRole, department_id: int | None = None) -> bool:

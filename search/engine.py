@@ -2,6 +2,7 @@
 :class:`search.reader.Reader`. A backend only stores documents and compiles :class:`MatchQuery`."""
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 from collections.abc import Iterable
 
@@ -49,6 +50,13 @@ class RankedBackend(BaseBackend):
                                         word_vectors)
         self._groups = self.settings.groups
         self._title = next((f.name for f in self.fields if f.title), None)
+
+    def set_synonyms(self, groups: Iterable[Iterable[str]]) -> None:
+        """Replace the synonym groups while serving. The settings are swapped in one assignment: a search
+        already running finishes with the old groups, the next one uses the new (nothing else caches them)."""
+        settings = copy.copy(self.settings)
+        settings.synonyms = Synonyms(groups)
+        self.synonyms, self.settings = settings.synonyms, settings
 
     @abstractmethod
     def _reader(self) -> Reader | None:

@@ -27,6 +27,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("workflow.inbox", "待办"),
     ("workflow.changes", "变更申请"),
     ("sheets.index", "模版导入"),
+    ("synonyms.index", "同义词"),
     ("audit.index", "审计日志"),
     ("admin.users", "账户管理"),
     ("admin.security", "安全管理"),

@@ -122,3 +122,7 @@ def test_no_role_is_compared_as_a_string_outside_the_enum_and_permissions_module
 def test_templates_get_the_same_predicates():
     assert {"can_answer_comments", "can_assign_experts", "can_start_set", "can_edit_indicator"} \
         <= set(permissions.PREDICATES)
+
+
+def test_synonyms_are_maintained_by_the_library_keepers():
+    assert who(permissions.can_edit_synonyms) == {"finance", "admin"}

@@ -57,6 +57,9 @@ CASES = [
     ("indicators.detail", "GET", "/indicators/OWN-1", "/indicators/OTH-1", None, DRAFT_READERS, 200),
     ("indicators.compare", "GET", "/compare?codes=OWN-1&codes=CM-1", "/compare?codes=OTH-1&codes=CM-1", None, EVERYONE, 200),
     ("indicators.common", "GET", "/common", "/common", None, EVERYONE, 200),
+    # 检索同义词: the library keepers read and maintain the groups (an empty table here: nothing to edit).
+    ("synonyms.index", "GET", "/synonyms/", "/synonyms/?q=满意&status=all", None, FINANCE_WRITE, 200),
+    ("synonyms.export", "GET", "/synonyms/synonyms.yaml", "/synonyms/synonyms.yaml", None, FINANCE_WRITE, 200),
     ("departments.index", "GET", "/departments", "/departments", None, EVERYONE, 200),
     ("departments.detail", "GET", "/departments/901", "/departments/902", None, EVERYONE, 200),
     ("personal.index", "GET", "/me", "/me", None, EVERYONE, 200),
