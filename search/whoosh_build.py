@@ -1,0 +1,239 @@
+"""Full builds of a Whoosh index that use the machine (issue 15).
+
+A rebuild reads its documents once: the dictionary words are collected while the documents are spooled
+to a temporary file (the library is never held in memory), because every word must be known to the
+segmenter before the first document is segmented. Then contiguous slices of the spool are segmented and
+written by worker processes, each into its own segment of the new index, and the segments are listed
+in slice order: document numbers, and with them the order of equal scores, are those of a serial build.
+
+Workers are forked: they inherit the parent's analyzer with every user word already added, so their
+tokens are exactly the parent's. Where fork does not exist (Windows, macOS' default) the build runs in
+the calling process. Each writer spills its posting runs into its own folder inside the new index
+directory: Whoosh's default temporary folder (``$TMPDIR/MAIN.tmp``) is shared by every index on the
+machine and deleted by whichever writer finishes first.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import shutil
+import tempfile
+import traceback
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import TOC, clean_files
+from whoosh.writing import SegmentWriter
+
+from search.base import Document
+
+# Below this many documents one process is as fast: forking and a second segment cost more than they save.
+PARALLEL_FROM = 4000
+# Memory for the posting pool of each writer, before it spills sorted runs to disk (Whoosh's estimate:
+# the resident size is about twice this). Two writers at 128 keep a 100k build well under 600 MB.
+POOL_MB = 128
+# How often a worker reports progress (documents).
+REPORT_EVERY = 250
+
+
+def default_procs() -> int:
+    """Build processes when none are configured: one per core, at most 4."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+class Spool:
+    """Documents pickled to a temporary file in one pass and read back by slices (in any process)."""
+
+    def __init__(self, directory: Path) -> None:
+        handle, name = tempfile.mkstemp(prefix="spool-", suffix=".tmp", dir=directory)
+        self.path = Path(name)
+        self._out = os.fdopen(handle, "wb")
+        self._offsets = array("q")
+
+    def append(self, document: Document) -> None:
+        self._offsets.append(self._out.tell())
+        pickle.dump(document, self._out, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def finish(self) -> None:
+        self._out.close()
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def read(self, start: int, end: int) -> Iterator[Document]:
+        """Documents ``start`` to ``end`` (exclusive), through a file handle of their own."""
+        if start >= end:
+            return
+        with open(self.path, "rb") as stream:
+            stream.seek(self._offsets[start])
+            for _ in range(end - start):
+                yield pickle.load(stream)
+
+    def close(self) -> None:
+        if not self._out.closed:
+            self._out.close()
+        self.path.unlink(missing_ok=True)
+
+
+class Listed:
+    """A list of documents read by slices (a list needs no spool: it can be read twice)."""
+
+    def __init__(self, documents: Sequence[Document]) -> None:
+        self.documents = documents
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def read(self, start: int, end: int) -> Iterator[Document]:
+        return iter(self.documents[start:end])
+
+    def close(self) -> None:
+        pass
+
+
+def collect(documents: Iterable[Document], directory: Path,
+            words_of: Callable[[Document], set[str]]) -> tuple[Spool | Listed, set[str]]:
+    """One pass over ``documents``: their dictionary words, and a source to read them again by slices."""
+    words: set[str] = set()
+    if isinstance(documents, Sequence):
+        for document in documents:
+            words |= words_of(document)
+        return Listed(documents), words
+    spool = Spool(directory)
+    try:
+        for document in documents:
+            words |= words_of(document)
+            spool.append(document)
+        spool.finish()
+    except BaseException:
+        spool.close()
+        raise
+    return spool, words
+
+
+def slices(count: int, parts: int) -> list[tuple[int, int]]:
+    """``count`` documents in ``parts`` contiguous, nearly equal slices (no empty ones)."""
+    parts = max(1, min(parts, count))
+    bounds = [count * k // parts for k in range(parts + 1)]
+    return [(bounds[k], bounds[k + 1]) for k in range(parts) if bounds[k] < bounds[k + 1]]
+
+
+def write_index(ix, source: Spool | Listed, fields_of: Callable[[Document], dict], procs: int = 1,
+                progress: Callable[[int], None] | None = None, pool_mb: int = POOL_MB) -> int:
+    """Write every document of ``source`` into the new, empty index ``ix``; return the segment count.
+
+    With ``procs`` > 1 (and enough documents, and fork available), ``procs`` forked workers write one
+    segment each. ``progress`` is called in this process with the number of documents written since the
+    last call.
+    """
+    count = len(source)
+    parallel = procs > 1 and count >= PARALLEL_FROM and can_fork()
+    parts = slices(count, procs if parallel else 1)
+    scratch = Path(ix.storage.folder)
+    if not parallel:
+        segments = [_write_slice(ix, source, start, end, fields_of, scratch / f"pool-{k}", progress, pool_mb)
+                    for k, (start, end) in enumerate(parts)]
+    else:
+        segments = _write_in_workers(ix, source, parts, fields_of, scratch, progress, pool_mb)
+    segments = [segment for segment in segments if segment is not None]
+    info = ix._read_toc()
+    generation = info.generation + 1
+    TOC(info.schema, segments, generation).write(ix.storage, ix.indexname)
+    clean_files(ix.storage, ix.indexname, generation, segments)
+    return len(segments)
+
+
+def _write_slice(ix, source, start: int, end: int, fields_of, scratch: Path, report, pool_mb: int):
+    """Segment and write documents ``start``–``end`` into a new segment of ``ix``; return it (None if empty)."""
+    writer = SegmentWriter(ix, _lk=False, limitmb=pool_mb)  # the caller holds the index's only writer lock
+    pool = FileStorage(str(scratch)).create()
+    writer._tempstorage = writer.pool.tempstore = pool
+    try:
+        pending = 0
+        for document in source.read(start, end):
+            writer.add_document(**fields_of(document))
+            pending += 1
+            if report is not None and pending == REPORT_EVERY:
+                report(pending)
+                pending = 0
+        if report is not None and pending:
+            report(pending)
+        if not writer._added:
+            writer._close_segment()
+            return None
+        return writer._finalize_segment()
+    except BaseException:
+        writer._close_segment()
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _worker(connection, counter, ix, source, start, end, fields_of, scratch, pool_mb) -> None:
+    def report(done: int) -> None:
+        with counter.get_lock():
+            counter.value += done
+
+    try:
+        segment = _write_slice(ix, source, start, end, fields_of, scratch, report, pool_mb)
+        connection.send(("ok", segment))
+    except BaseException as error:  # sent back as it is, so the caller sees e.g. a full disk as an OSError
+        details = traceback.format_exc(limit=8)
+        try:
+            connection.send(("error", error, details))
+        except Exception:  # not picklable
+            connection.send(("error", RuntimeError(f"{error.__class__.__name__}: {error}"), details))
+    finally:
+        connection.close()
+
+
+def _write_in_workers(ix, source, parts, fields_of, scratch: Path, progress, pool_mb: int) -> list:
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("q", 0)
+    workers = []
+    for k, (start, end) in enumerate(parts):
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_worker, name=f"kb-index-build-{k}", daemon=True,
+            args=(sender, counter, ix, source, start, end, fields_of, scratch / f"pool-{k}", pool_mb))
+        process.start()
+        sender.close()
+        workers.append((process, receiver))
+    results: list = [None] * len(workers)
+    reported = 0
+    try:
+        waiting = set(range(len(workers)))
+        while waiting:
+            for k in sorted(waiting):
+                process, receiver = workers[k]
+                if receiver.poll(0.1):
+                    results[k] = receiver.recv()
+                    waiting.discard(k)
+                elif not process.is_alive() and not receiver.poll():
+                    results[k] = ("error", RuntimeError(f"建索引的子进程意外退出（退出码 {process.exitcode}）"), "")
+                    waiting.discard(k)
+            if progress is not None:
+                done = counter.value
+                if done > reported:
+                    progress(done - reported)
+                    reported = done
+            failed = next((r for r in results if r is not None and r[0] == "error"), None)
+            if failed:
+                error = failed[1]
+                error.add_note(f"重建检索索引失败，原有索引未改动。子进程中的出错位置：\n{failed[2]}")
+                raise error
+    finally:
+        for process, receiver in workers:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+            receiver.close()
+    return [segment for _, segment in results]
+
