@@ -123,3 +123,33 @@ def test_a_failing_worker_abandons_the_new_index_and_keeps_the_live_one(tmp_path
         assert backend.search(SearchQuery(text="第7号道路养护里程", limit=1)).hits[0].key == "S-0007"
     finally:
         backend.close()
+
+
+def _postings_and_lengths(backend: WhooshBackend) -> tuple:
+    ix = whoosh_index.open_dir(str(backend.index_dir / backend._generation()))
+    try:
+        with ix.reader() as reader:
+            postings = list(reader.iter_postings())
+            fields = [name for name in ix.schema.names() if ix.schema[name].scorable]
+            lengths = [[reader.doc_field_length(d, name) for name in fields] for d in range(reader.doc_count_all())]
+            totals = {name: reader.field_length(name) for name in fields}
+            stored = list(reader.all_stored_fields())
+        return postings, lengths, totals, stored
+    finally:
+        ix.close()
+
+
+def test_the_build_writer_writes_what_whooshs_own_writer_writes(seeded: Session, tmp_path: Path) -> None:
+    """The rebuild's cheaper field indexing, posting pool and length look-ups change nothing on disk that
+    a search reads: compared with documents added through Whoosh's own writer (the path edits take)."""
+    documents = list(iter_documents(seeded))
+    built, added = _backend(tmp_path / "built", 1), _backend(tmp_path / "added", 1)
+    try:
+        built.rebuild(documents)
+        added.upsert(documents)  # an empty index: created, then every document through ix.writer()
+        expected = _postings_and_lengths(added)
+        assert len(expected[0]) > 20 * len(documents)
+        assert _postings_and_lengths(built) == expected
+    finally:
+        built.close()
+        added.close()
