@@ -4,14 +4,16 @@
 
 Fills a fresh database (SQLite in a temporary folder unless ``--database-url`` names an empty one) with the
 seed library plus generated indicators up to ``--size`` (benchmarks/search_speed.py's generator), then times
-three stages separately, each in this process:
+three stages separately, each in this process (the build's worker processes are its children):
 
 1. ``documents``: kb.indexing.iter_documents over the whole database (ORM rows → search documents);
 2. ``analysis``: the Whoosh backend's per-document analysis (jieba segmentation, stored data) alone;
 3. ``rebuild``: kb.indexing.rebuild_index end to end with ``--procs`` build processes.
 
-Prints one JSON line with wall and CPU seconds per stage, the peak memory of this process and of its
-children, and the load average (figures taken under load are upper bounds).
+Prints one JSON line with wall and CPU seconds per stage (children: the build processes), the peak memory
+of this process and of its largest child, the peak total PSS of the rebuild (this process and its
+children, shared pages counted once: what the machine actually spends), and the load average (figures
+taken under load are upper bounds).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -66,6 +69,46 @@ def fill(session, size: int) -> int:
         session.execute(insert(Indicator), rows)
     session.flush()
     return len(session.scalars(select(Indicator.id)).all())
+
+
+def _pss_mb(pid: int) -> float:
+    """Proportional set size: shared pages (a forked worker's inherited dictionary) counted once overall."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _family(pid: int) -> list[int]:
+    found = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found += _family(int(child))
+    except OSError:
+        pass
+    return found
+
+
+class MemorySampler(threading.Thread):
+    """The largest total PSS of this process and its children, sampled every 0.2 s."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak, self.running = 0.0, True
+
+    def run(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, sum(_pss_mb(pid) for pid in _family(os.getpid())))
+            time.sleep(0.2)
+
+    def stop(self) -> float:
+        self.running = False
+        self.join()
+        return round(self.peak)
 
 
 def _children_cpu() -> float:
@@ -122,7 +165,10 @@ def main() -> int:
             documents = None  # the rebuild reads the database again
             if "rebuild" in args.stages:
                 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                sampler = MemorySampler()
+                sampler.start()
                 timed("rebuild", figures, lambda: rebuild_index(session, backend), args.cprofile)
+                figures["rebuild_peak_total_pss_mb"] = sampler.stop()
                 figures["rss_before_rebuild_mb"] = round(before / 1024)
         figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         figures["children_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
