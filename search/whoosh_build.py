@@ -7,8 +7,9 @@ written by worker processes, each into its own segment of the new index, and the
 in slice order: document numbers, and with them the order of equal scores, are those of a serial build.
 
 Workers are forked: they inherit the parent's analyzer with every user word already added, so their
-tokens are exactly the parent's. Where fork does not exist (Windows, macOS' default) the build runs in
-the calling process. Each writer spills its posting runs into its own folder inside the new index
+tokens are exactly the parent's. Where fork does not exist (Windows, macOS' default), and when the
+rebuild runs in a background thread (a web worker repairing a lost index), the build runs in the
+calling process. Each writer spills its posting runs into its own folder inside the new index
 directory: Whoosh's default temporary folder (``$TMPDIR/MAIN.tmp``) is shared by every index on the
 machine and deleted by whichever writer finishes first.
 """
@@ -17,9 +18,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import re
 import shutil
 import tempfile
-import re
+import threading
 import traceback
 from array import array
 from collections import Counter
@@ -140,7 +142,10 @@ def write_index(ix, source: Spool | Listed, fields_of: Callable[[Document], dict
     last call.
     """
     count = len(source)
-    parallel = procs > 1 and count >= PARALLEL_FROM and can_fork()
+    # Fork only from a main thread (the CLI, start-up repair): a web worker repairing a lost index in a
+    # background thread has other threads whose held locks a forked child would inherit.
+    parallel = (procs > 1 and count >= PARALLEL_FROM and can_fork()
+                and threading.current_thread() is threading.main_thread())
     parts = slices(count, procs if parallel else 1)
     scratch = Path(ix.storage.folder)
     if not parallel:

@@ -153,3 +153,18 @@ def test_the_build_writer_writes_what_whooshs_own_writer_writes(seeded: Session,
     finally:
         built.close()
         added.close()
+
+
+def test_a_rebuild_in_a_background_thread_stays_in_its_process(tmp_path: Path, monkeypatch) -> None:
+    import threading
+
+    monkeypatch.setattr(whoosh_build, "PARALLEL_FROM", 1)
+    backend = _backend(tmp_path / "index", 2)
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(backend.rebuild(_generated(50, [], []))))
+    try:
+        thread.start()
+        thread.join(60)
+        assert outcome == [50] and _segments(backend) == 1  # no fork: one segment, written here
+    finally:
+        backend.close()
