@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import pickle
 import re
-import shutil
 import tempfile
 import threading
 import traceback
@@ -30,19 +29,15 @@ from pathlib import Path
 
 from whoosh.analysis import IDTokenizer, RegexTokenizer
 from whoosh.fields import ID, TEXT
-from whoosh.filedb.filestore import FileStorage
 from whoosh.formats import Existence, Frequency
 from whoosh.index import TOC, clean_files
 from whoosh.system import pack_uint
-from whoosh.writing import PostingPool, SegmentWriter
+from whoosh.writing import SegmentWriter
 
 from search.base import Document
 
 # Below this many documents one process is as fast: forking and a second segment cost more than they save.
 PARALLEL_FROM = 4000
-# Memory for the posting pool of each writer, before it spills sorted runs to disk (Whoosh's estimate:
-# the resident size is about twice this). Two writers at 128 keep a 100k build well under 600 MB.
-POOL_MB = 128
 # How often a worker reports progress (documents).
 REPORT_EVERY = 250
 
@@ -134,7 +129,7 @@ def slices(count: int, parts: int) -> list[tuple[int, int]]:
 
 
 def write_index(ix, source: Spool | Listed, fields_of: Callable[[Document], dict], procs: int = 1,
-                progress: Callable[[int], None] | None = None, pool_mb: int = POOL_MB) -> int:
+                progress: Callable[[int], None] | None = None) -> int:
     """Write every document of ``source`` into the new, empty index ``ix``; return the segment count.
 
     With ``procs`` > 1 (and enough documents, and fork available), ``procs`` forked workers write one
@@ -147,12 +142,10 @@ def write_index(ix, source: Spool | Listed, fields_of: Callable[[Document], dict
     parallel = (procs > 1 and count >= PARALLEL_FROM and can_fork()
                 and threading.current_thread() is threading.main_thread())
     parts = slices(count, procs if parallel else 1)
-    scratch = Path(ix.storage.folder)
     if not parallel:
-        segments = [_write_slice(ix, source, start, end, fields_of, scratch / f"pool-{k}", progress, pool_mb)
-                    for k, (start, end) in enumerate(parts)]
+        segments = [_write_slice(ix, source, start, end, fields_of, progress) for start, end in parts]
     else:
-        segments = _write_in_workers(ix, source, parts, fields_of, scratch, progress, pool_mb)
+        segments = _write_in_workers(ix, source, parts, fields_of, progress)
     segments = [segment for segment in segments if segment is not None]
     info = ix._read_toc()
     generation = info.generation + 1
@@ -205,24 +198,46 @@ def _fast_index(field):
     return None
 
 
-class _Pool(PostingPool):
-    """Whoosh's posting pool without its per-posting type checks, with a cheaper size estimate (the same
-    figure to within a few bytes per posting: when to spill a run to disk)."""
+class _TermPool:
+    """The postings of the segment being written, grouped by term in memory: about 20 bytes a posting.
+
+    Whoosh's own pool keeps a tuple of five objects per posting (~200 bytes), so it spills sorted runs
+    to disk, one pickle per posting, and merges them back: a third of the CPU of a large build and most
+    of its memory. Documents arrive in order, so each term's postings are already sorted; only the terms
+    are sorted at the end, and the postings come out in the order Whoosh's pool gives them.
+    """
+
+    def __init__(self) -> None:
+        self._terms: dict[tuple[str, bytes], tuple[array, array, list]] = {}
+        self._values: dict[bytes | None, bytes | None] = {}  # a few distinct encoded frequencies, shared
 
     def add(self, item) -> None:
-        self.currentsize += 150 + 2 * len(item[1]) + len(item[4] or b"")
-        if self.currentsize > self.limit:
-            self.save()
-        self.current.append(item)
+        fieldname, text, docnum, weight, value = item
+        postings = self._terms.get((fieldname, text))
+        if postings is None:
+            postings = self._terms[fieldname, text] = (array("i"), array("d"), [])
+        postings[0].append(docnum)
+        postings[1].append(weight)
+        postings[2].append(self._values.setdefault(value, value))
+
+    def iter_postings(self) -> Iterator[tuple]:
+        for key in sorted(self._terms):
+            fieldname, text = key
+            docnums, weights, values = self._terms.pop(key)
+            for k in range(len(docnums)):
+                yield fieldname, text, docnums[k], weights[k], values[k]
+
+    def cleanup(self) -> None:
+        self._terms = {}
 
 
 class _BuildWriter(SegmentWriter):
     """A segment writer for full builds: cheaper field indexing (:func:`_counted_words`,
-    :func:`_whole_value`), posting pool (:class:`_Pool`) and length look-ups (:class:`_Lengths`)."""
+    :func:`_whole_value`), posting pool (:class:`_TermPool`) and length look-ups (:class:`_Lengths`)."""
 
-    def __init__(self, ix, limitmb: int = POOL_MB, **options) -> None:
-        super().__init__(ix, limitmb=limitmb, **options)
-        self.pool = _Pool(self._tempstorage, self.newsegment, limitmb=limitmb)
+    def __init__(self, ix, **options) -> None:
+        super().__init__(ix, **options)
+        self.pool = _TermPool()
         fields = [self.schema[name] for name in self.schema.names()]
         fields += [field for _, field in self.schema._dyn_fields.values()]  # f_* facets
         for field in fields:  # this writer's own copy of the schema: the index keeps Whoosh's classes
@@ -239,11 +254,9 @@ class _BuildWriter(SegmentWriter):
             lengths.close()
 
 
-def _write_slice(ix, source, start: int, end: int, fields_of, scratch: Path, report, pool_mb: int):
+def _write_slice(ix, source, start: int, end: int, fields_of, report):
     """Segment and write documents ``start``–``end`` into a new segment of ``ix``; return it (None if empty)."""
-    writer = _BuildWriter(ix, _lk=False, limitmb=pool_mb)  # the caller holds the index's only writer lock
-    pool = FileStorage(str(scratch)).create()
-    writer._tempstorage = writer.pool.tempstore = pool
+    writer = _BuildWriter(ix, _lk=False)  # the caller holds the index's only writer lock
     try:
         pending = 0
         for document in source.read(start, end):
@@ -261,17 +274,15 @@ def _write_slice(ix, source, start: int, end: int, fields_of, scratch: Path, rep
     except BaseException:
         writer._close_segment()
         raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _worker(connection, counter, ix, source, start, end, fields_of, scratch, pool_mb) -> None:
+def _worker(connection, counter, ix, source, start, end, fields_of) -> None:
     def report(done: int) -> None:
         with counter.get_lock():
             counter.value += done
 
     try:
-        segment = _write_slice(ix, source, start, end, fields_of, scratch, report, pool_mb)
+        segment = _write_slice(ix, source, start, end, fields_of, report)
         connection.send(("ok", segment))
     except BaseException as error:  # sent back as it is, so the caller sees e.g. a full disk as an OSError
         details = traceback.format_exc(limit=8)
@@ -283,7 +294,7 @@ def _worker(connection, counter, ix, source, start, end, fields_of, scratch, poo
         connection.close()
 
 
-def _write_in_workers(ix, source, parts, fields_of, scratch: Path, progress, pool_mb: int) -> list:
+def _write_in_workers(ix, source, parts, fields_of, progress) -> list:
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
     workers = []
@@ -291,7 +302,7 @@ def _write_in_workers(ix, source, parts, fields_of, scratch: Path, progress, poo
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(
             target=_worker, name=f"kb-index-build-{k}", daemon=True,
-            args=(sender, counter, ix, source, start, end, fields_of, scratch / f"pool-{k}", pool_mb))
+            args=(sender, counter, ix, source, start, end, fields_of))
         process.start()
         sender.close()
         workers.append((process, receiver))
