@@ -15,6 +15,7 @@ machine and deleted by whichever writer finishes first.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
@@ -298,14 +299,21 @@ def _write_in_workers(ix, source, parts, fields_of, progress) -> list:
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
     workers = []
-    for k, (start, end) in enumerate(parts):
-        receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_worker, name=f"kb-index-build-{k}", daemon=True,
-            args=(sender, counter, ix, source, start, end, fields_of))
-        process.start()
-        sender.close()
-        workers.append((process, receiver))
+    # Objects the workers inherit (the jieba dictionary, ~100 MB) stay shared with this process only while
+    # nothing writes to their memory: frozen, the workers' garbage collector never visits them.
+    gc.collect()
+    gc.freeze()
+    try:
+        for k, (start, end) in enumerate(parts):
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_worker, name=f"kb-index-build-{k}", daemon=True,
+                args=(sender, counter, ix, source, start, end, fields_of))
+            process.start()
+            sender.close()
+            workers.append((process, receiver))
+    finally:
+        gc.unfreeze()
     results: list = [None] * len(workers)
     reported = 0
     try:
