@@ -71,11 +71,11 @@ def fill(session, size: int) -> int:
     return len(session.scalars(select(Indicator.id)).all())
 
 
-def _pss_mb(pid: int) -> float:
+def _pss_mb(pid: int, field: str = "Pss:") -> float:
     """Proportional set size: shared pages (a forked worker's inherited dictionary) counted once overall."""
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -98,11 +98,13 @@ class MemorySampler(threading.Thread):
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.peak, self.running = 0.0, True
+        self.peak, self.running, self.at_peak = 0.0, True, []
 
     def run(self) -> None:
         while self.running:
-            self.peak = max(self.peak, sum(_pss_mb(pid) for pid in _family(os.getpid())))
+            each = [(round(_pss_mb(pid)), round(_pss_mb(pid, "Private_Dirty:"))) for pid in _family(os.getpid())]
+            if sum(pss for pss, _ in each) > self.peak:
+                self.peak, self.at_peak = sum(pss for pss, _ in each), each
             time.sleep(0.2)
 
     def stop(self) -> float:
@@ -179,6 +181,7 @@ def main() -> int:
                 sampler.start()
                 timed("rebuild", figures, lambda: rebuild_index(session, backend), args.cprofile)
                 figures["rebuild_peak_total_pss_mb"] = sampler.stop()
+                figures["at_peak_pss_and_private_dirty_mb"] = sampler.at_peak  # this process first
                 figures["rss_before_rebuild_mb"] = round(before / 1024)
         figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         figures["children_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
