@@ -147,7 +147,7 @@ class WhooshBackend(RankedBackend):
             path = self.index_dir / generation
             path.mkdir(parents=True)
             try:
-                source, words = collect(documents, self.index_dir, self._dictionary_words)
+                source, words = collect(documents, path, self._dictionary_words)  # a crash leaves it in path
                 try:
                     self.analyzer.add_words(words)
                     self.analyzer.warm_up()  # before forking: workers inherit the loaded dictionary

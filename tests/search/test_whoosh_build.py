@@ -94,7 +94,7 @@ def test_rebuild_reads_a_stream_once_without_holding_it(tmp_path: Path, monkeypa
         assert backend.count() == 600
         assert backend.search(SearchQuery(text="第599号道路养护里程", limit=1)).hits[0].key == "S-0599"
         assert _segments(backend) == procs
-        assert not list((tmp_path / "index").glob("spool-*"))
+        assert not list((tmp_path / "index").rglob("spool-*"))
     finally:
         backend.close()
 
@@ -119,7 +119,7 @@ def test_a_failing_worker_abandons_the_new_index_and_keeps_the_live_one(tmp_path
         assert "原有索引未改动" in raised.value.__notes__[0] and "broken" in raised.value.__notes__[0]
         assert backend._generation() == live
         assert [p.name for p in (tmp_path / "index").glob("gen-*")] == [live]
-        assert not list((tmp_path / "index").glob("spool-*"))
+        assert not list((tmp_path / "index").rglob("spool-*"))
         assert backend.search(SearchQuery(text="第7号道路养护里程", limit=1)).hits[0].key == "S-0007"
     finally:
         backend.close()
