@@ -325,8 +325,8 @@ def main() -> int:
         for other in ("postgres", "fts5"):
             if "whoosh" in pair and other in pair:
                 w, o = pair["whoosh"], pair[other]
-                print(f"\n{size:,} docs — Whoosh / {other}: p50 {w['p50'] / o['p50']:.1f}×, p95 {w['p95'] / o['p95']:.1f}×, "
-                      f"build {w['build_s'] / o['build_s']:.1f}×, edit → searchable "
+                print(f"\n{size:,} docs — Whoosh / {other}: p50 {w['p50'] / o['p50']:.1f}×, "
+                      f"p95 {w['p95'] / o['p95']:.1f}×, build {w['build_s'] / o['build_s']:.1f}×, edit → searchable "
                       f"{w['edit_visible_ms'] / o['edit_visible_ms']:.1f}×")
     print(f"\nload average before {before}, after {after}: figures taken above 2 are upper bounds.")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
