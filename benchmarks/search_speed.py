@@ -1,6 +1,7 @@
-"""Search speed on a generated library: the Whoosh backend against SQLite FTS5 over the same tokens.
+"""Search speed on a generated library: Whoosh, PostgreSQL and SQLite FTS5 over the same tokens, in one run.
 
-    .venv/bin/python benchmarks/search_speed.py [--sizes 10000 100000] [--passes 2]
+    .venv/bin/python benchmarks/search_speed.py [--sizes 10000 100000] [--passes 2] [--engines whoosh postgres fts5]
+        [--dsn postgresql://postgres@127.0.0.1:5432/postgres] [--compare benchmarks/results/earlier.json]
 
 For each size a fresh process per engine generates a realistic library from the seed vocabulary
 (names with local qualifiers, definitions, formulas, keywords, projects, 77 department names; names
@@ -11,7 +12,9 @@ from an edit to it being searchable, the index size and the peak memory of the p
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
 import random
 import re
 import resource
@@ -22,11 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 sys.path.insert(0, str(ROOT))
 
 from kb import SEED_DIR  # noqa: E402
@@ -149,26 +155,42 @@ class Fts5:
             f"SELECT key FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, 0, {weights}) LIMIT 10", (match,))
         return [row[0] for row in rows]
 
+    def close(self) -> None:
+        self.db.close()
 
-def run_engine(engine: str, size: int, passes: int) -> dict:
+
+def open_engine(engine: str, workdir: Path, dsn: str | None):
+    """The engine's backend-like object, with ``rebuild``, ``upsert``, ``search(text) → keys`` and ``close``."""
+    if engine == "fts5":
+        return Fts5(workdir / "fts.sqlite3")
+    if engine == "whoosh":
+        from search.whoosh_backend import WhooshBackend
+
+        backend = WhooshBackend(INDICATOR_FIELDS, index_dir=workdir / "index", **search_options())
+    elif engine == "postgres":
+        from search.postgres_backend import PostgresBackend
+
+        backend = PostgresBackend(INDICATOR_FIELDS, dsn=dsn, table=f"speed_{uuid.uuid4().hex[:10]}", temporary=True,
+                                  **search_options())
+    else:
+        raise SystemExit(f"不认识的检索引擎：{engine}（可选 whoosh、postgres、fts5）")
+    backend.keys = lambda text: [h.key for h in backend.search(SearchQuery(text=text, facets=FACETS, limit=10)).hits]
+    return backend
+
+
+def run_engine(engine: str, size: int, passes: int, dsn: str | None = None) -> dict:
     """Build, query and update one engine in this process; return the figures."""
     documents = generate(size)
     queries = make_queries(documents)
     workdir = Path(tempfile.mkdtemp(prefix="kb-speed-"))
+    backend = open_engine(engine, workdir, dsn)
     try:
+        search = backend.keys if engine != "fts5" else backend.search
         started, cpu_started = time.perf_counter(), time.process_time()
-        if engine == "whoosh":
-            from search.whoosh_backend import WhooshBackend
-
-            backend = WhooshBackend(INDICATOR_FIELDS, index_dir=workdir / "index", **search_options())
-            backend.rebuild(documents)
-            search = lambda text: [h.key for h in backend.search(SearchQuery(text=text, facets=FACETS, limit=10)).hits]  # noqa: E731
-            upsert = backend.upsert
-        else:
-            backend = Fts5(workdir / "fts.sqlite3")
-            backend.rebuild(documents)
-            search, upsert = backend.search, backend.upsert
+        children_started = children_cpu()
+        backend.rebuild(documents)
         build, build_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        build_children_cpu = children_cpu() - children_started
         for _, text in queries[:20]:  # warm-up: open readers, load vocabularies
             search(text)
         timings: dict[str, list[float]] = {}
@@ -187,7 +209,7 @@ def run_engine(engine: str, size: int, passes: int) -> dict:
             edited = Document(key=original.key, text={**original.text, "keywords": token}, facets=original.facets,
                               fingerprint=f"edit{n}")
             started = time.perf_counter()
-            upsert([edited])
+            backend.upsert([edited])
             while original.key not in search(token):
                 if time.perf_counter() - started > 10:
                     break
@@ -195,50 +217,127 @@ def run_engine(engine: str, size: int, passes: int) -> dict:
         every = [t for values in timings.values() for t in values]
         return {
             "engine": engine, "size": size, "build_s": round(build, 2), "build_cpu_s": round(build_cpu, 2),
+            "build_children_cpu_s": round(build_children_cpu, 2),
             "p50": percentile(every, 0.5), "p95": percentile(every, 0.95), "p99": percentile(every, 0.99),
             "by_type": {k: [round(percentile(v, 0.5), 1), round(percentile(v, 0.95), 1), round(percentile(v, 0.99), 1)]
                         for k, v in timings.items()},
             "exact_name_at_10": exact_hits / (passes * sum(1 for k, _ in queries if k == "name")),
             "edit_visible_ms": statistics.median(delays),
-            "index_mb": round(directory_size(workdir) / 1e6, 1),
+            "index_mb": round(directory_size(workdir) / 1e6, 1) if engine != "postgres" else None,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "children_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         }
     finally:
+        backend.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def postgres_dsn(explicit: str | None) -> str | None:
+    """The PostgreSQL to measure on, or None when none answers."""
+    dsn = explicit or os.environ.get("KB_TEST_DATABASE_URL") or DEFAULT_DSN
+    try:
+        import psycopg
+
+        from search.postgres_backend import _conninfo
+
+        psycopg.connect(_conninfo(dsn), connect_timeout=3).close()
+    except Exception as error:  # noqa: BLE001 — any failure means "not reachable": say so and go on
+        print(f"PostgreSQL 不可用（{dsn}）：{error}；本次不测 PostgreSQL。", file=sys.stderr)
+        return None
+    return dsn
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+FIGURES = ("build_s", "p50", "p95", "edit_visible_ms", "peak_rss_mb")
+
+
+def compare(results: list[dict], earlier_path: Path) -> None:
+    """Each figure of this run divided by the same figure of an earlier run (same engine and size)."""
+    earlier_run = json.loads(earlier_path.read_text(encoding="utf-8"))
+    earlier = {(r["engine"], r["size"]): r for r in earlier_run["results"]}
+    print(f"\nCompared with {earlier_path.name} (load average then {earlier_run.get('load_average_before')} → "
+          f"{earlier_run.get('load_average_after')}): this run ÷ that run")
+    print("| engine | docs | " + " | ".join(FIGURES) + " | p95 by type: name / keywords / description / word |")
+    print("|---|---|" + "---|" * (len(FIGURES) + 1))
+    for r in results:
+        old = earlier.get((r["engine"], r["size"]))
+        if old is None:
+            print(f"| {r['engine']} | {r['size']:,} | (not in {earlier_path.name}) |")
+            continue
+        ratio = lambda new, was: f"{new / was:.2f}×" if new is not None and was else "–"  # noqa: E731
+        by_type = " / ".join(ratio(r["by_type"][k][1], old["by_type"].get(k, [0, 0])[1])
+                             for k in ("name", "keywords", "description", "word"))
+        print(f"| {r['engine']} | {r['size']:,} | " + " | ".join(ratio(r.get(f), old.get(f)) for f in FIGURES)
+              + f" | {by_type} |")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--engines", nargs="+", default=["whoosh", "fts5"])
+    parser.add_argument("--engines", nargs="+", default=["whoosh", "postgres", "fts5"])
     parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--dsn", help="PostgreSQL URL (throwaway tables are created and dropped there)")
+    parser.add_argument("--compare", type=Path, help="an earlier results JSON to compare with")
+    parser.add_argument("--output", type=Path, help="where to keep this run's JSON (default benchmarks/results/)")
     parser.add_argument("--run", nargs=2, metavar=("ENGINE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        print(json.dumps(run_engine(args.run[0], int(args.run[1]), args.passes)))
+        print(json.dumps(run_engine(args.run[0], int(args.run[1]), args.passes, args.dsn)))
         return 0
+    engines = list(args.engines)
+    dsn = postgres_dsn(args.dsn) if "postgres" in engines else None
+    if "postgres" in engines and dsn is None:
+        engines.remove("postgres")
+    before = load_average()
+    print(f"load average before: {before} ({os.cpu_count()} cores)", file=sys.stderr)
     results = []
     for size in args.sizes:
-        for engine in args.engines:
-            out = subprocess.run([sys.executable, __file__, "--run", engine, str(size), "--passes", str(args.passes)],
+        for engine in engines:
+            command = [sys.executable, __file__, "--run", engine, str(size), "--passes", str(args.passes)]
+            out = subprocess.run(command + (["--dsn", dsn] if engine == "postgres" else []),
                                  capture_output=True, text=True, check=True)
             result = json.loads(out.stdout.strip().splitlines()[-1])
+            result["load_average"] = load_average()
             results.append(result)
             print(json.dumps(result, ensure_ascii=False), file=sys.stderr)
-    print("| engine | docs | build s (CPU s) | p50 / p95 / p99 ms | p95 by type: name / keywords / description / word ms "
-          "| exact name@10 | edit → searchable ms | index MB | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    after = load_average()
+    print("| engine | docs | build s (CPU s: process + build processes) | p50 / p95 / p99 ms "
+          "| p95 by type: name / keywords / description / word ms | exact name@10 | edit → searchable ms "
+          "| index MB | peak RSS MB (build processes) | load average |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         by = r["by_type"]
-        print(f"| {r['engine']} | {r['size']:,} | {r['build_s']} ({r['build_cpu_s']}) | {r['p50']:.1f} / {r['p95']:.1f} / {r['p99']:.1f} | "
+        print(f"| {r['engine']} | {r['size']:,} | {r['build_s']} ({r['build_cpu_s']} + {r['build_children_cpu_s']}) | "
+              f"{r['p50']:.1f} / {r['p95']:.1f} / {r['p99']:.1f} | "
               f"{by['name'][1]} / {by['keywords'][1]} / {by['description'][1]} / {by['word'][1]} | "
-              f"{r['exact_name_at_10']:.0%} | {r['edit_visible_ms']:.0f} | {r['index_mb']} | {r['peak_rss_mb']} |")
+              f"{r['exact_name_at_10']:.0%} | {r['edit_visible_ms']:.0f} | {r['index_mb'] or '–'} | "
+              f"{r['peak_rss_mb']} ({r['children_peak_rss_mb']}) | {r['load_average'][0]} |")
     for size in args.sizes:
         pair = {r["engine"]: r for r in results if r["size"] == size}
-        if "whoosh" in pair and "fts5" in pair:
-            w, f = pair["whoosh"], pair["fts5"]
-            print(f"\n{size:,} docs — Whoosh / FTS5: p50 {w['p50'] / f['p50']:.1f}×, p95 {w['p95'] / f['p95']:.1f}×, "
-                  f"build {w['build_s'] / f['build_s']:.1f}×")
+        for other in ("postgres", "fts5"):
+            if "whoosh" in pair and other in pair:
+                w, o = pair["whoosh"], pair[other]
+                print(f"\n{size:,} docs — Whoosh / {other}: p50 {w['p50'] / o['p50']:.1f}×, "
+                      f"p95 {w['p95'] / o['p95']:.1f}×, build {w['build_s'] / o['build_s']:.1f}×, edit → searchable "
+                      f"{w['edit_visible_ms'] / o['edit_visible_ms']:.1f}×")
+    print(f"\nload average before {before}, after {after}: figures taken above 2 are upper bounds.")
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    output = args.output or RESULTS / f"search_speed-{stamp}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"benchmark": "search_speed", "time": stamp, "cores": os.cpu_count(),
+                                  "passes": args.passes, "load_average_before": before, "load_average_after": after,
+                                  "results": results}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"figures kept in {output}")
+    if args.compare:
+        compare(results, args.compare)
     return 0
 
 

@@ -19,6 +19,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
+from inspect import signature
 from pathlib import Path
 
 from sqlalchemy import Engine, delete, event, func, insert, inspect, select
@@ -124,22 +125,31 @@ def documents_for(session: Session, codes: Iterable[str]) -> tuple[list[Document
     return [indicator_document(i) for i in found], codes - {i.code for i in found}
 
 
-def rebuild_index(session: Session, backend: BaseBackend, progress: Callable[[int], None] | None = None) -> int:
+def rebuild_index(session: Session, backend: BaseBackend, progress: Callable[[int], None] | None = None,
+                  stage: Callable[[str], None] | None = None) -> int:
     """Build a fresh index from the database and swap it in; return the number of documents.
 
-    Queued updates older than the rebuild are dropped from the outbox (the new index has them);
+    The documents are streamed from the database, never held all at once. ``progress`` is called with
+    the number of documents handled: as they are read and, when ``stage`` is given and the backend reports
+    its writing (Whoosh builds in several processes), as they are written; ``stage("write")`` marks the
+    switch. Queued updates older than the rebuild are dropped from the outbox (the new index has them);
     newer ones stay queued for :func:`sync_outbox`. The caller commits.
     """
 
-    def documents() -> Iterable[Document]:
+    def documents() -> Iterator[Document]:
         for document in iter_documents(session):
             if progress:
                 progress(1)
             yield document
+        if stage:
+            stage("write")  # every document is read: what follows is writing the index
 
+    options = {}
+    if progress and stage and "progress" in signature(backend.rebuild).parameters:
+        options["progress"] = progress
     with backend.lock(timeout=None):
         queued_before = session.scalar(select(func.max(SearchOutbox.id)))
-        count = backend.rebuild(documents())
+        count = backend.rebuild(documents(), **options)
         if queued_before is not None:
             session.execute(delete(SearchOutbox).where(SearchOutbox.id <= queued_before))
     return count

@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,12 +29,12 @@ from search.base import Document, FieldSpec, IndexBusy
 from search.engine import RankedBackend
 from search.locking import InterProcessLock
 from search.reader import Candidate, MatchQuery, Reader, Vocabulary, stored_data
+from search.whoosh_build import collect, default_procs, write_index
 from search.whoosh_stats import live_searcher, live_vocabulary
 
 log = logging.getLogger(__name__)
 POINTER = "CURRENT"
 WORDS = "words.txt"
-PARALLEL_BUILD_FROM = 20_000
 
 
 class WhooshBackend(RankedBackend):
@@ -42,17 +42,17 @@ class WhooshBackend(RankedBackend):
 
     Options: those of :class:`search.engine.RankedBackend` (``postings_budget`` defaults to 6000 here:
     Whoosh's cost is per posting walked), ``write_timeout`` (seconds to wait for the writer lock),
-    ``build_procs`` (processes for large rebuilds).
+    ``build_procs`` (processes for large rebuilds; default one per core, at most 4).
     """
 
     def __init__(self, fields: Iterable[FieldSpec] = (), index_dir: str | os.PathLike | None = None,
-                 write_timeout: float = 30.0, build_procs: int = 1, *, candidates: int = 100,
+                 write_timeout: float = 30.0, build_procs: int | None = None, *, candidates: int = 100,
                  postings_budget: int | None = 6000, **options) -> None:
         super().__init__(fields, candidates=candidates, postings_budget=postings_budget, **options)
         if index_dir is None:
             raise ValueError("WhooshBackend needs index_dir")
         self.index_dir = Path(index_dir)
-        self.build_procs = build_procs
+        self.build_procs = build_procs or default_procs()
         self.write_timeout = write_timeout
         self._lock = InterProcessLock(self.index_dir / "WRITER.lock")
         self._local = threading.local()
@@ -139,34 +139,33 @@ class WhooshBackend(RankedBackend):
                 words.update(w for w in (document.text.get(spec.name) or "").split() if len(w) >= 2)
         return words
 
-    def rebuild(self, documents: Iterable[Document]) -> int:
+    def rebuild(self, documents: Iterable[Document], progress: Callable[[int], None] | None = None) -> int:
+        """Build a fresh generation from ``documents`` (read once, never held in memory) in parallel
+        processes (search/whoosh_build.py) and swap it in; ``progress`` gets the documents written."""
         with self.lock(timeout=None):
             generation = f"gen-{time.time_ns()}-{os.getpid()}"
             path = self.index_dir / generation
             path.mkdir(parents=True)
-            ix = whoosh_index.create_in(str(path), self._schema())
-            documents = list(documents)
-            words: set[str] = set()
-            for document in documents:
-                words |= self._dictionary_words(document)
-            self.analyzer.add_words(words)
-            writer = ix.writer(limitmb=256, **self._build_options(len(documents)))
-            for document in documents:
-                writer.add_document(**self._fields_of(document))
-            writer.commit()
-            ix.close()
-            (path / WORDS).write_text("\n".join(sorted(words)), encoding="utf-8")
+            try:
+                source, words = collect(documents, path, self._dictionary_words)  # a crash leaves it in path
+                try:
+                    self.analyzer.add_words(words)
+                    self.analyzer.warm_up()  # before forking: workers inherit the loaded dictionary
+                    ix = whoosh_index.create_in(str(path), self._schema())
+                    write_index(ix, source, self._fields_of, self.build_procs, progress)
+                    ix.close()
+                    count = len(source)
+                finally:
+                    source.close()
+                (path / WORDS).write_text("\n".join(sorted(words)), encoding="utf-8")
+            except BaseException:  # e.g. disk full: the new generation is abandoned, the live one untouched
+                shutil.rmtree(path, ignore_errors=True)
+                raise
             pointer = self.index_dir / f"{POINTER}.tmp"
             pointer.write_text(generation, encoding="utf-8")
             os.replace(pointer, self.index_dir / POINTER)
             self._remove_old_generations(keep=generation)
-        return len(documents)
-
-    def _build_options(self, count: int) -> dict:
-        """With ``build_procs`` > 1, large rebuilds index in several processes, one segment each."""
-        if count >= PARALLEL_BUILD_FROM and (os.cpu_count() or 1) > 1 and self.build_procs > 1:
-            return {"procs": self.build_procs, "multisegment": True}
-        return {}
+        return count
 
     def _remove_old_generations(self, keep: str) -> None:
         for old in self.index_dir.glob("gen-*"):
@@ -353,14 +352,16 @@ class WhooshReader(Reader):
         # A single very common word (满意度 in 20 % of a province's library) would walk every posting:
         # stop each list at the budget; its documents are alike and the re-ranker orders them.
         cap = self.backend.postings_budget or float("inf")
+        leaves = searcher.leaf_searchers()  # segment by segment: Whoosh's multi-segment matcher costs ~25 %
         for clause in query.terms:
-            matcher = Term(f"t_{clause.group}", clause.token, boost=clause.weight).matcher(searcher)
-            walked = 0
-            while matcher.is_active() and walked < cap:
-                docnum = matcher.id()
-                scores[docnum] = get(docnum, 0.0) + matcher.score()
-                matcher.next()
-                walked += 1
+            term, walked = Term(f"t_{clause.group}", clause.token, boost=clause.weight), 0
+            for leaf, offset in leaves:
+                matcher = term.matcher(leaf)
+                while matcher.is_active() and walked < cap:
+                    docnum = matcher.id() + offset
+                    scores[docnum] = get(docnum, 0.0) + matcher.score()
+                    matcher.next()
+                    walked += 1
         if allowed is not None or banned:
             scores = {d: v for d, v in scores.items() if (allowed is None or d in allowed) and d not in banned}
         best = heapq.nlargest(query.limit or len(scores), ((v, d) for d, v in scores.items()))

@@ -73,8 +73,30 @@ def fail(error: KbError) -> None:
 
 
 def progress_bar(total: int, description: str):
-    """A progress bar on stderr for long work (hidden when not on a terminal)."""
+    """A progress bar on stderr for long work, with the rate and the time left (hidden when not on a terminal)."""
     return tqdm(total=total, desc=description, unit="项", file=sys.stderr, disable=None, leave=False)
+
+
+class RebuildProgress:
+    """One bar for an index rebuild in two stages: reading the indicators, then writing the index."""
+
+    STAGES = {"write": "写入检索索引"}
+
+    def __init__(self, total: int) -> None:
+        self.bar = progress_bar(total, "读取指标")
+
+    def update(self, done: int) -> None:
+        self.bar.update(done)
+
+    def stage(self, name: str) -> None:
+        self.bar.reset(total=self.bar.total)  # the rate and the time left start again
+        self.bar.set_description(self.STAGES.get(name, name))
+
+    def __enter__(self) -> RebuildProgress:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.bar.close()
 
 
 @click.group()
@@ -125,8 +147,8 @@ def _ensure_index(ctx: Context) -> None:
             click.echo("检索索引与数据库一致。")
             return
         total = session.scalar(select(func.count()).select_from(Indicator))
-        with progress_bar(total, "建立检索索引") as bar:
-            count = rebuild_index(session, ctx.state.search, progress=bar.update)
+        with RebuildProgress(total) as bar:
+            count = rebuild_index(session, ctx.state.search, progress=bar.update, stage=bar.stage)
     sync_outbox(ctx.state.engine, ctx.state.search, timeout=None)
     click.echo(f"检索索引已建立（{count} 项）。")
 
@@ -236,8 +258,8 @@ def index_rebuild(ctx: Context) -> None:
     try:
         with ctx.session() as session:
             total = session.scalar(select(func.count()).select_from(Indicator))
-            with progress_bar(total, "重建检索索引") as bar:
-                count = rebuild_index(session, ctx.state.search, progress=bar.update)
+            with RebuildProgress(total) as bar:
+                count = rebuild_index(session, ctx.state.search, progress=bar.update, stage=bar.stage)
         from kb.indexing import sync_outbox
 
         sync_outbox(ctx.state.engine, ctx.state.search, timeout=None)  # edits committed during the rebuild

@@ -343,3 +343,41 @@ def test_cli_check_sees_a_missing_document_and_leaves_it_missing(runner, tmp_pat
     index.close()
     assert runner.invoke(cli, ["index", "rebuild"]).exit_code == 0
     assert runner.invoke(cli, ["index", "check"]).exit_code == 0
+
+
+def test_rebuild_reports_reading_then_writing_every_document(seeded: Session, tmp_path: Path, monkeypatch) -> None:
+    from search import whoosh_build
+
+    monkeypatch.setattr(whoosh_build, "PARALLEL_FROM", 1)  # two workers even for the seed
+    backend = WhooshBackend(INDICATOR_FIELDS, index_dir=tmp_path / "index", build_procs=2, **search_options())
+    events: list = []
+    try:
+        count = rebuild_index(seeded, backend, progress=events.append, stage=events.append)
+    finally:
+        backend.close()
+    switch = events.index("write")
+    assert events[:switch] == [1] * count  # read one by one from the database
+    assert sum(events[switch + 1:]) == count and len(events) > switch + 1  # then written, reported by the workers
+
+
+def test_cli_rebuild_progress_shows_both_stages_with_rate_and_time_left(monkeypatch) -> None:
+    import io
+
+    from webapp.cli import RebuildProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    with RebuildProgress(10) as bar:
+        bar.update(10)
+        bar.stage("write")
+        assert (bar.bar.n, bar.bar.total) == (0, 10)  # the writing stage counts from zero again
+        bar.update(4)
+        bar.bar.refresh()
+    shown = screen.getvalue()
+    assert shown.index("读取指标") < shown.index("写入检索索引")
+    writing = shown[shown.index("写入检索索引"):]
+    assert "4/10" in writing and "项/s" in writing and "<" in writing  # rate and time left
