@@ -19,7 +19,7 @@ from kb import fallback_search
 from kb.indexing import COMMON_STATUS, FACETS, settle
 from kb.intent import find_departments, is_name_word
 from kb.models import Department, Indicator
-from kb.schemas import SearchHitSchema
+from kb.search_cache import VersionedCache
 from kb.vocab import IndicatorState, SetStatus, taxonomy
 from search.analysis import normalize
 from search.base import BaseBackend, SearchQuery
@@ -38,6 +38,8 @@ _FILLER = re.compile(r"[\s,，、;；:：。?？的]+|有哪些|哪些|相关|�
 FILTER_KEYS = FACETS
 STATUS_LABELS = {status.value: status.label for status in SetStatus} | {COMMON_STATUS: "共性指标"}
 STATE_LABELS = {IndicatorState.ACTIVE.value: "在用", IndicatorState.RETIRED.value: "已停用"}
+# Analysed queries kept per backend and index version (issue 15): most searches repeat a few hundred texts.
+UNDERSTOOD_CACHE_SIZE = 512
 
 
 @dataclass
@@ -64,8 +66,34 @@ def _category_words() -> list[tuple[str, str, str]]:
     return sorted({w for w in words if w[0].endswith("指标")}, key=lambda w: len(w[0]), reverse=True)
 
 
-def understand(session: Session, text: str) -> Understanding:
-    """Find category and department words in ``text``; the rest is the text to search."""
+def department_rows(session: Session) -> list[tuple[int, str, str, bool]]:
+    """``(id, code, name, has indicators)`` of every department: the vocabulary of department words and
+    the labels of the department facet, in one query."""
+    owners = select(Indicator.department_id).where(Indicator.department_id.is_not(None)).distinct()
+    return [tuple(row) for row in
+            session.execute(select(Department.id, Department.code, Department.name, Department.id.in_(owners)))]
+
+
+def _query_cache(backend: BaseBackend) -> VersionedCache:
+    return VersionedCache.of(backend, size=UNDERSTOOD_CACHE_SIZE)
+
+
+def understood(session: Session, backend: BaseBackend, text: str) -> Understanding:
+    """:func:`understand` with the department vocabulary and the analysed text cached per index version
+    (:class:`kb.search_cache.VersionedCache`; every department or indicator change is re-indexed). The
+    result is shared: read it, never change it."""
+    cache = _query_cache(backend)
+    version = backend.version()
+    departments = cache.value(version, "departments", lambda: department_rows(session))
+    return cache.memo(version, ("understand", text), lambda: understand(session, text, departments))
+
+
+def understand(session: Session, text: str,
+               departments: list[tuple[int, str, str, bool]] | None = None) -> Understanding:
+    """Find category and department words in ``text``; the rest is the text to search.
+
+    ``departments``: :func:`department_rows` when the caller has them (read from the database otherwise).
+    """
     rest = normalize(text)
     found = Understanding(text=rest)
     for word, level, value in _category_words():
@@ -77,8 +105,7 @@ def understand(session: Session, text: str) -> Understanding:
         found.level1 = next((l1 for l1, l2s in taxonomy().levels.items() if found.level2 in l2s), None)
     # Only departments that have indicators can be meant (a department with none would empty the results).
     # One query: the names also label the department facet of the results.
-    owners = select(Indicator.department_id).where(Indicator.department_id.is_not(None)).distinct()
-    rows = session.execute(select(Department.id, Department.code, Department.name, Department.id.in_(owners))).all()
+    rows = department_rows(session) if departments is None else departments
     found.department_names = {code: name for _, code, name, _ in rows}
     found.department_refs = {id_: {"code": code, "name": name} for id_, code, name, _ in rows}
     departments = [(code, name) for _, code, name, owns in rows if owns]
@@ -123,9 +150,9 @@ def search_indicators(
     """
     limit = max(1, min(limit, MAX_LIMIT))
     filters = {key: value for key, value in (filters or {}).items() if value and key in FILTER_KEYS}
-    found = understand(session, text or "")
+    settle(backend)  # before the version is read: this process's own edits count
+    found = understood(session, backend, text or "")
     query = _backend_query(found, filters, limit, max(0, offset), exclude=hidden)
-    settle(backend)
     results = backend.search(query)
     if not results.total and fallback_search.index_lost(session, backend):  # issue 14 item 13
         fallback_search.start_rebuild(session, backend)
@@ -192,8 +219,9 @@ def recommend_indicators(
     filters = {}
     if department and not (text or "").strip():
         filters = {"department": department}
-    query = _backend_query(understand(session, text or ""), filters, pool, 0, boosts=boosts, exclude=hidden)
     settle(backend)
+    found = understood(session, backend, text or "")
+    query = _backend_query(found, filters, pool, 0, boosts=boosts, exclude=hidden)
     results = backend.search(query)
     hits = list(results.hits)
     inferred = None if department or not (text or "").strip() else _dominant_department(session, hits)
@@ -201,7 +229,7 @@ def recommend_indicators(
         # A project belongs to one department: the one most of the best hits come from is meant (学生 →
         # 教育局), so another department's look-alikes (高龄津贴 for a student subsidy) fall behind.
         boosts["department"] = {inferred: OWN_BOOST}
-        query = _backend_query(understand(session, text), filters, pool, 0, boosts=boosts)
+        query = _backend_query(found, filters, pool, 0, boosts=boosts)
         hits = list(backend.search(query).hits)
     if department and not (text or "").strip():
         # No project text yet: the department's own set, with the common indicators woven in (2:1).
@@ -331,18 +359,20 @@ def hits_for(session: Session, ranked: list[tuple], details: bool = False,
             department = departments.get(indicator.department_id)
         else:
             department = {"code": indicator.department.code, "name": indicator.department.name} if indicator.department else None
-        hit = SearchHitSchema().dump({
+        # Already in kb.schemas.SearchHitSchema's shape (a test holds them equal): a schema per hit cost a
+        # fifth of a search (issue 15); the API dumps the whole answer once anyway.
+        hit = {
             "code": indicator.code,
             "name": indicator.name,
-            "department": department,
+            "department": dict(department) if department else None,
             "level1": indicator.level1,
             "level2": indicator.level2,
             "nature": str(indicator.nature),
             "unit": indicator.unit,
-            "score": round(score, 4),
-            "highlight": highlight,
+            "score": round(float(score), 4),
+            "highlight": {str(key): str(value) for key, value in highlight.items()},
             "why": explain(reasons[0] if reasons else ()),
-        })
+        }
         if details:
             hit.update(state=str(indicator.state), operator=indicator.operator, target=indicator.target,
                        definition=indicator.definition)
