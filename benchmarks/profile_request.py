@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--rounds", type=int, default=20, help="passes over the queries under the profiler")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime …")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="kb-profile-"))
@@ -85,7 +86,7 @@ def main() -> None:
           f"commits per request, mean body {sum(sizes) / len(sizes):,.0f} bytes")
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative").print_stats(args.top)
+    stats.sort_stats(args.sort).print_stats(args.top)
     print(out.getvalue())
 
 
