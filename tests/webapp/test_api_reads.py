@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import event, select, update
 
 from kb.models import ApiToken, Department, User
+from kb.schemas import SearchResultSchema
+from kb.searching import search_indicators
 from kb.services import accounts
 from kb.services.audit import Actor
 from tests.webapp.conftest import PASSWORD
@@ -144,3 +146,14 @@ def test_an_edit_shows_in_the_next_search(world, client, token):
     found = search(client, token, "履约")
     assert found["total"] == 1 and found["hits"][0]["code"] == "WJ-006"
     assert found["hits"][0]["name"] == "高血压患者签约服务履约率"
+
+
+def test_the_search_answer_is_the_schemas_dump(world, client, token):
+    """The endpoint sends search_indicators' answer without dumping it through the schema: it must be exactly
+    what the schema (and the OpenAPI document) says."""
+    state = world.extensions["kb"]
+    for query in ("高血压 管理", "满意度", "yszxl", "卫健委的满意度指标", "履约"):
+        body = client.get(f"/api/v1/search?q={query}&limit=7&offset=1", headers=bearer(token)).get_json()
+        with state.sessions() as session:
+            expected = SearchResultSchema().dump(search_indicators(session, state.search, query, limit=7, offset=1))
+        assert body == expected and {"total", "hits", "facets", "suggestion"} <= set(body)

@@ -19,6 +19,7 @@ from webapp.db import get_search, get_session
 from webapp.security import csrf
 
 blp = Blueprint("api", __name__, description="指标库 HTTP API")
+SEARCH_RESULT_FIELDS = tuple(SearchResultSchema().fields)
 csrf.exempt(blp)  # bearer-token clients send no cookie; cookie-authenticated writes are checked below
 
 
@@ -87,8 +88,11 @@ class Search(MethodView):
         """检索指标（命中、高亮、分面计数、纠错建议）。"""
         filters = {key: args[key] for key in FILTER_KEYS if args.get(key)}  # the page's filters, every one
         session = get_session()
-        return search_indicators(session, get_search(), args["q"], filters=filters,
-                                 limit=args["limit"], offset=args["offset"], hidden=hidden_for(session, current_actor()))
+        result = search_indicators(session, get_search(), args["q"], filters=filters,
+                                   limit=args["limit"], offset=args["offset"], hidden=hidden_for(session, current_actor()))
+        # Already in SearchResultSchema's shape (tests/webapp/test_api_reads.py holds them equal): sent as it is,
+        # the schema's dump cost a sixth of a search (issue 15).
+        return jsonify({name: result[name] for name in SEARCH_RESULT_FIELDS if name in result})
 
 
 @blp.route("/recommend", endpoint="recommend")
