@@ -16,6 +16,7 @@ import cProfile
 import io
 import os
 import pstats
+import re
 import secrets
 import subprocess
 import sys
@@ -37,6 +38,8 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--rounds", type=int, default=20, help="passes over the queries under the profiler")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--department", default="", help="profile as a department user of this code (else finance)")
+    parser.add_argument("--page", action="store_true", help="the web search page (signed in) instead of the API")
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime …")
     args = parser.parse_args()
 
@@ -46,7 +49,8 @@ def main() -> None:
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
     subprocess.run([KB, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([KB, "users", "add", "profiler", "--role", "finance"], env=env, check=True, stdout=subprocess.DEVNULL)
+    role = ["--role", "department", "--department", args.department] if args.department else ["--role", "finance"]
+    subprocess.run([KB, "users", "add", "profiler", *role], env=env, check=True, stdout=subprocess.DEVNULL)
     os.environ.update(env)
 
     from sqlalchemy import event
@@ -58,6 +62,13 @@ def main() -> None:
     token = client.post("/api/v1/tokens", json={"username": "profiler", "password": PASSWORD}).get_json()["token"]
     headers = {"Authorization": f"Bearer {token}"}
     paths = [f"/api/v1/search?q={urllib.parse.quote(q)}&limit=10" for q in QUERIES]
+    if args.page:
+        page = client.get("/login").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', page)
+        signed_in = client.post("/login", data={"username": "profiler", "password": PASSWORD, "csrf_token": csrf.group(1)})
+        assert signed_in.status_code == 302, signed_in.status_code
+        headers = {}
+        paths = [f"/?q={urllib.parse.quote(q)}" for q in QUERIES]
     counts = {"statements": 0, "commits": 0}
     engine = app.extensions["kb"].engine
     event.listen(engine, "before_cursor_execute", lambda *a, **k: counts.__setitem__("statements", counts["statements"] + 1))

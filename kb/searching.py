@@ -227,18 +227,18 @@ def recommend_indicators(
     settle(backend)
     found = understood(session, backend, text or "")
     query = _backend_query(found, filters, pool, 0, boosts=boosts, exclude=hidden)
-    results = backend.search(query)
+    results = cached_search(backend, query)
     hits = list(results.hits)
     inferred = None if department or not (text or "").strip() else _dominant_department(session, hits)
     if inferred:
         # A project belongs to one department: the one most of the best hits come from is meant (学生 →
         # 教育局), so another department's look-alikes (高龄津贴 for a student subsidy) fall behind.
         boosts["department"] = {inferred: OWN_BOOST}
-        query = _backend_query(found, filters, pool, 0, boosts=boosts)
-        hits = list(backend.search(query).hits)
+        query = _backend_query(found, filters, pool, 0, boosts=boosts, exclude=hidden)
+        hits = list(cached_search(backend, query).hits)
     if department and not (text or "").strip():
         # No project text yet: the department's own set, with the common indicators woven in (2:1).
-        common = backend.search(SearchQuery(text="", filters={"kind": "共性"}, limit=pool)).hits
+        common = cached_search(backend, SearchQuery(text="", filters={"kind": "共性"}, limit=pool)).hits
         own, hits = list(hits), []
         while own or common:
             hits += own[:2] + common[:1]
@@ -274,9 +274,10 @@ def _with_satisfaction(session: Session, backend: BaseBackend, query: SearchQuer
     if not is_public_service({"name": text, "category": category}, load_rules()):
         return hits
     wanted = SearchQuery(text=query.text, filters={**query.filters, "level1": SATISFACTION},
-                         limit=SATISFACTION_EXTRA, boosts=query.boosts)
-    extra = backend.search(wanted).hits or backend.search(SearchQuery(
-        text="满意度", filters={"level1": SATISFACTION}, limit=SATISFACTION_EXTRA, boosts=query.boosts)).hits
+                         limit=SATISFACTION_EXTRA, boosts=query.boosts, exclude=query.exclude)
+    extra = cached_search(backend, wanted).hits or cached_search(backend, SearchQuery(
+        text="满意度", filters={"level1": SATISFACTION}, limit=SATISFACTION_EXTRA, boosts=query.boosts,
+        exclude=query.exclude)).hits
     known = {hit.key for hit in hits}
     return [hit for hit in extra if hit.key not in known] + list(hits)
 
@@ -325,7 +326,7 @@ def similar_indicators(session: Session, backend: BaseBackend, code: str, *, lim
     query = SearchQuery(text=text, limit=max(1, min(limit, MAX_LIMIT)), exclude=(code, *hidden),
                         boosts={"level2": {indicator.level2: 1.2}})
     settle(backend)
-    results = backend.search(query)
+    results = cached_search(backend, query)
     return hits_for(session, _ranked(results.hits))
 
 

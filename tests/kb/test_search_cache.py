@@ -12,7 +12,7 @@ from kb.indexing import INDICATOR_FIELDS, documents_for, rebuild_index, search_o
 from kb.models import Department, Indicator
 from kb.schemas import SearchHitSchema
 from kb.search_cache import VersionedCache
-from kb.searching import search_indicators, understood
+from kb.searching import recommend_indicators, search_indicators, understood
 from search.whoosh_backend import WhooshBackend
 
 
@@ -111,3 +111,16 @@ def test_hits_are_in_the_hit_schemas_shape(seeded: Session, backend) -> None:
     for query in ("高血压 管理", "满意度", "yszxl", "城乡低保月均保障人数"):
         for hit in search_indicators(seeded, backend, query, limit=10)["hits"]:
             assert SearchHitSchema().dump(hit) == hit
+
+
+@pytest.mark.parametrize("text, category", [
+    ("学生生活补贴发放：为家庭经济困难学生按月发放生活补贴", None),  # the dominant department is re-queried
+    ("资金拨付及时", "补助补贴类"),  # a 满意度 indicator is added for a public-service project
+])
+def test_recommendations_leave_out_what_the_reader_may_not_see(seeded: Session, backend, text, category) -> None:
+    """Every search behind a recommendation excludes the hidden codes (another department's draft), the
+    re-query for the dominant department and the added 满意度 indicators too."""
+    visible = recommend_indicators(seeded, backend, text, category=category, limit=30)["hits"]
+    hidden = tuple(hit["code"] for hit in visible)
+    again = recommend_indicators(seeded, backend, text, category=category, limit=30, hidden=hidden)["hits"]
+    assert not {hit["code"] for hit in again} & set(hidden)
