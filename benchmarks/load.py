@@ -269,6 +269,7 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, default=None, metavar="FILE",
                         help="print ratios against an earlier run's JSON (benchmarks/results/…)")
     parser.add_argument("--report", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--label", default="", help="a word for this run, kept in the JSON and its file name")
     parser.add_argument("--no-save", action="store_true", help="do not save the JSON under benchmarks/results/")
     args = parser.parse_args()
 
@@ -283,6 +284,7 @@ def main() -> None:
         "kind": "closed-loop" + (" page" if args.page else " api") if args.closed_loop else "open-loop",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "argv": sys.argv[1:],
+        "label": args.label,
         "load_average": {"start": list(load_start), "end": list(load_end)},
         "runs": runs,
     }
@@ -298,7 +300,8 @@ def main() -> None:
     if not args.no_save:
         RESULTS.mkdir(parents=True, exist_ok=True)
         mode = f"closed{args.closed_loop}-{'page' if args.page else 'api'}" if args.closed_loop else f"open{int(args.duration)}s"
-        path = RESULTS / f"load-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{mode}-u{args.users}.json"
+        label = f"-{re.sub(r'[^A-Za-z0-9_.-]+', '_', args.label)}" if args.label else ""
+        path = RESULTS / f"load-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{mode}-u{args.users}{label}.json"
         path.write_text(text, encoding="utf-8")
         print(f"saved {path.relative_to(ROOT)}", file=sys.stderr)
 
