@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--department", default="", help="profile as a department user of this code (else finance)")
     parser.add_argument("--page", action="store_true", help="the web search page (signed in) instead of the API")
+    parser.add_argument("--cold", action="store_true",
+                        help="no index version, so nothing is cached: every request as if its query were new")
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime …")
     args = parser.parse_args()
 
@@ -58,6 +60,8 @@ def main() -> None:
     from webapp import create_app
 
     app = create_app()
+    if args.cold:
+        app.extensions["kb"].search.version = lambda: None
     client = app.test_client()
     token = client.post("/api/v1/tokens", json={"username": "profiler", "password": PASSWORD}).get_json()["token"]
     headers = {"Authorization": f"Bearer {token}"}

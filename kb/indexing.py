@@ -11,6 +11,7 @@ Whatever a crash (kill -9) leaves queued is drained by the next commit or at sta
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import json
 import logging
@@ -18,14 +19,17 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 from sqlalchemy import Engine, delete, event, func, insert, inspect, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from kb.live_synonyms import install_live_synonyms, refresh_synonyms
 from kb.models import Department, Indicator, IndicatorBasis, IndicatorSet
 from kb.models.search_outbox import SearchOutbox
 from kb.vocab import IndicatorState, SetStatus
 from search.base import BaseBackend, Document, FieldSpec
+from search.vectors import WordVectors
 
 # Where a match counts most: the name, then keywords/projects, then the explanation.
 # Fields sharing a group are indexed as one Whoosh field: fewer fields make queries faster.
@@ -267,6 +271,7 @@ def settle(backend: BaseBackend, timeout: float = SETTLE_SECONDS) -> None:
     sync = _SYNCS.get(backend)
     if sync is not None:
         sync.flush(timeout)
+    refresh_synonyms(backend)  # finance's synonym edits, checked every few seconds (kb/live_synonyms.py)
 
 
 def settle_all(timeout: float = SETTLE_SECONDS) -> None:
@@ -280,6 +285,7 @@ def install_index_sync(factory: sessionmaker[Session], backend: BaseBackend) -> 
     the returned :class:`IndexSync` in the background."""
     sync = _SYNCS.get(backend) or IndexSync(backend)
     _SYNCS[backend] = sync
+    install_live_synonyms(factory, backend)
 
     @event.listens_for(factory, "after_flush")
     def queue(session: Session, _context) -> None:
@@ -342,9 +348,16 @@ def read_thesaurus(path) -> list[list[str]]:
     return [line.split("\t") for line in lines if line.strip() and not line.startswith("#")]
 
 
+@functools.lru_cache(maxsize=2)
+def word_vectors(path: Path) -> WordVectors | None:
+    """The word vectors at ``path``, loaded once per process (5 MB, read-only), or None without the file."""
+    return WordVectors.load(path) if path.exists() else None
+
+
 def search_options() -> dict:
-    """Backend options from the search data in ``kb/indicators/``: dictionary words, synonym groups and the
-    general thesaurus (scripts/build_thesaurus.py)."""
+    """Backend options from the search data in ``kb/indicators/``: dictionary words, synonym groups, the
+    general thesaurus (scripts/build_thesaurus.py) and word vectors (scripts/build_wordvectors.py). The synonyms
+    are the seed: once finance's groups are in the database, :func:`settle` swaps those in (kb/live_synonyms.py)."""
     import yaml
 
     from kb.vocab import REFERENCE_DIR
@@ -357,6 +370,7 @@ def search_options() -> dict:
         "user_words": [str(w) for w in read("dictionary.yaml").get("words", [])],
         "synonyms": [[str(t) for t in group] for group in read("synonyms.yaml").get("groups", [])],
         "thesaurus": read_thesaurus(REFERENCE_DIR / "thesaurus.tsv"),
+        "word_vectors": word_vectors(REFERENCE_DIR / "wordvectors.npz"),
         # A pasted project description belongs to one department: its other indicators fit too.
         "feedback_facets": {"project": 1.5, "department": 1.2},
     }

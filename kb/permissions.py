@@ -13,7 +13,8 @@ The roles (:class:`kb.vocab.Role`) and what each may do:
 - **finance** (财政): reads everything; edits every indicator and the common indicators at any time;
   confirms sets, assigns experts, comments, returns; decides change requests; drafts goals with a
   department, reviews and decides goals; imports for any department or the whole library; opens,
-  closes and follows up monitoring rounds, changes the light rules, and may fill in for a department.
+  closes and follows up monitoring rounds, changes the light rules, and may fill in for a department;
+  maintains the search synonym groups.
 - **expert** (专家): reads everything; comments on, certifies or returns the sets it is assigned to;
   reviews submitted goals.
 - **admin** (管理员): administers accounts and department records. It keeps the library-maintenance
@@ -280,6 +281,11 @@ def can_change_monitoring_rules(actor: HasRole) -> bool:
     return is_finance(actor)
 
 
+def can_edit_synonyms(actor: HasRole) -> bool:
+    """Maintain the search synonym groups (add, edit, retire; audited): the library keepers."""
+    return role_of(actor) in LIBRARY_KEEPERS
+
+
 def can_view_monitoring(actor: HasRole, department_id: int | None = None) -> bool:
     """Overseers read every department's monitoring; a department its own (``None``: whether at all)."""
     if role_of(actor) in OVERSEERS:
@@ -314,6 +320,14 @@ def can_bulk_import_selfevals(actor: HasRole) -> bool:
 def can_spot_check(actor: HasRole) -> bool:
     """Draw the sample, record re-checked scores and problems: finance (the reviewer of 自评)."""
     return is_finance(actor)
+
+
+# --- search insights (检索分析) --------------------------------------------------------------------
+
+def can_view_search_insights(actor: HasRole) -> bool:
+    """The query-log report (zero-hit, few-hit, never-opened queries): finance, and the administrator
+    as the library's maintenance stand-in. It shows queries and departments, never persons."""
+    return role_of(actor) in LIBRARY_KEEPERS
 
 
 def sees_only_own_department(actor: HasRole) -> bool:

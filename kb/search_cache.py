@@ -1,4 +1,5 @@
-"""Small caches valid for one version of a search index (issue 15: requests that do less).
+"""Small caches valid for one version of a search index and its ranking settings (issue 15: requests that
+do less).
 
 What a search reads besides the index (the department vocabulary, the analysis of a query text)
 changes only when the library changes, and every change of an indicator or a department is
@@ -14,8 +15,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from search.base import BaseBackend, SearchQuery, SearchResults
+
 T = TypeVar("T")
 DEFAULT_SIZE = 512
+# Analysed queries and the backend's answers to them, per backend: most searches repeat a few hundred texts.
+QUERY_CACHE_SIZE = 1024
 
 
 class VersionedCache:
@@ -83,3 +88,22 @@ class VersionedCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._values) + len(self._memo)
+
+
+def query_cache(backend: BaseBackend) -> VersionedCache:
+    """The cache of ``backend``'s analysed queries and answers (kb.searching)."""
+    return VersionedCache.of(backend, size=QUERY_CACHE_SIZE)
+
+
+def cache_version(backend: BaseBackend) -> object | None:
+    """What cached answers are valid for: the index version and the ranking settings, which finance's live
+    synonym edits (kb/live_synonyms.py) swap without writing to the index. None: nothing is cached."""
+    version = backend.version()
+    return None if version is None else (version, getattr(backend, "settings", None))
+
+
+def cached_search(backend: BaseBackend, query: SearchQuery) -> SearchResults:
+    """``backend.search(query)``, remembered for the index version (like Solr's query result cache, which a
+    new searcher empties): the same index answers the same query the same way, and what a hit shows
+    besides its key, score and highlights is read from the database afterwards. Shared: do not change it."""
+    return query_cache(backend).memo(cache_version(backend), ("search", repr(query)), lambda: backend.search(query))

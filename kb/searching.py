@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -19,10 +19,10 @@ from kb import fallback_search
 from kb.indexing import COMMON_STATUS, FACETS, settle
 from kb.intent import find_departments, is_name_word
 from kb.models import Department, Indicator
-from kb.search_cache import VersionedCache
+from kb.search_cache import cache_version, cached_search, query_cache
 from kb.vocab import IndicatorState, SetStatus, taxonomy
 from search.analysis import normalize
-from search.base import BaseBackend, SearchQuery, SearchResults
+from search.base import BaseBackend, SearchQuery
 
 MAX_LIMIT = 100
 DEPARTMENT_BOOST = 1.5
@@ -38,9 +38,6 @@ _FILLER = re.compile(r"[\s,，、;；:：。?？的]+|有哪些|哪些|相关|�
 FILTER_KEYS = FACETS
 STATUS_LABELS = {status.value: status.label for status in SetStatus} | {COMMON_STATUS: "共性指标"}
 STATE_LABELS = {IndicatorState.ACTIVE.value: "在用", IndicatorState.RETIRED.value: "已停用"}
-# Analysed queries and the backend's answers to them, kept per backend and index version (issue 15):
-# most searches repeat a few hundred texts.
-QUERY_CACHE_SIZE = 1024
 
 
 @dataclass
@@ -74,25 +71,14 @@ def department_rows(session: Session) -> list[tuple[int, str, str, bool]]:
             session.execute(select(Department.id, Department.code, Department.name, Department.id.in_(owners)))]
 
 
-def _query_cache(backend: BaseBackend) -> VersionedCache:
-    return VersionedCache.of(backend, size=QUERY_CACHE_SIZE)
-
-
 def understood(session: Session, backend: BaseBackend, text: str) -> Understanding:
     """:func:`understand` with the department vocabulary and the analysed text cached per index version
     (:class:`kb.search_cache.VersionedCache`; every department or indicator change is re-indexed). The
     result is shared: read it, never change it."""
-    cache = _query_cache(backend)
-    version = backend.version()
+    cache = query_cache(backend)
+    version = cache_version(backend)
     departments = cache.value(version, "departments", lambda: department_rows(session))
     return cache.memo(version, ("understand", text), lambda: understand(session, text, departments))
-
-
-def cached_search(backend: BaseBackend, query: SearchQuery) -> SearchResults:
-    """``backend.search(query)``, remembered for the index version (like Solr's query result cache, which a
-    new searcher empties): the same index answers the same query the same way, and what a hit shows
-    besides its key, score and highlights is read from the database afterwards. Shared: do not change it."""
-    return _query_cache(backend).memo(backend.version(), ("search", repr(query)), lambda: backend.search(query))
 
 
 def understand(session: Session, text: str,
@@ -165,17 +151,34 @@ def search_indicators(
         total, codes = fallback_search.search_database(session, found.text or text or "", filters, hidden, limit, max(0, offset))
         return {"total": total, "hits": hits_for(session, [(code, 0.0, {}) for code in codes], details), "facets": {},
                 "suggestion": None, "labels": {name: {} for name in FILTER_KEYS}, "index_rebuilding": True}
+    hits = list(results.hits)
+    if found.departments and not found.text and (found.level1 or found.level2) and "department" not in filters:
+        results, hits = _with_common(backend, query, results, hits, limit, max(0, offset))
     facets = {name: dict(counts) for name, counts in results.facet_counts.items()}  # the cached answer stays as it is
     labels = {name: {value: facet_label(name, value, found.department_names)
                      for value in {*facets.get(name, {}), *([filters[name]] if isinstance(filters.get(name), str) else [])}}
               for name in FILTER_KEYS}
     return {
         "total": results.total,
-        "hits": hits_for(session, _ranked(results.hits), details),
+        "hits": hits_for(session, _ranked(hits), details),
         "facets": facets,
         "suggestion": results.suggestion,
         "labels": labels,
     }
+
+
+def _with_common(backend: BaseBackend, query: SearchQuery, results, hits: list, limit: int, offset: int):
+    """A department and a category with nothing else (卫健委 时效指标): after the department's own indicators of
+    that category come the common ones (共性指标) of it, which every department's set may use."""
+    common_filters = {k: v for k, v in query.filters.items() if k != "department"} | {"kind": "共性"}
+    start = max(0, offset - results.total)
+    room = max(0, offset + limit - max(offset, results.total))
+    common = cached_search(backend, SearchQuery(text="", filters=common_filters, facets=query.facets,
+                                                limit=max(room, 1), offset=start, exclude=query.exclude))
+    facets = {name: dict(Counter(counts) + Counter(common.facet_counts.get(name, {})))
+              for name, counts in {**common.facet_counts, **results.facet_counts}.items()}
+    merged = replace(results, total=results.total + common.total, facet_counts=facets)
+    return merged, hits + (list(common.hits)[:room] if room else [])
 
 
 def facet_label(facet: str, value: str, department_names: dict[str, str]) -> str:

@@ -2,6 +2,7 @@
 :class:`search.reader.Reader`. A backend only stores documents and compiles :class:`MatchQuery`."""
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 from collections.abc import Iterable
 
@@ -11,22 +12,25 @@ from search.planner import FEATURES
 from search.reader import Reader
 from search.ranking import Ranker, RankingSettings
 from search.suggest import suggest_titles
+from search.vectors import WordVectors
 
 # The options every ranked engine takes (search/ranking.py); NullBackend accepts them too, so one
 # configuration works with any backend.
-RANKING_OPTIONS = ("user_words", "synonyms", "thesaurus", "candidates", "feedback_facets", "postings_budget", "disabled")
+RANKING_OPTIONS = ("user_words", "synonyms", "thesaurus", "word_vectors", "candidates", "feedback_facets", "postings_budget", "disabled")
 
 
 class RankedBackend(BaseBackend):
     """Options: ``user_words`` (extra dictionary words), ``synonyms`` (groups of equivalent terms),
-    ``thesaurus`` (groups of a general thesaurus, expanded below the synonyms), ``candidates`` (how many hits are re-ranked), ``feedback_facets`` (facet → factor: the dominant value
+    ``thesaurus`` (groups of a general thesaurus, expanded below the synonyms), ``word_vectors`` (a
+    :class:`search.vectors.WordVectors`: words near in meaning), ``candidates`` (how many hits are re-ranked), ``feedback_facets`` (facet → factor: the dominant value
     among the best hits of a long query is boosted), ``postings_budget`` (about how many postings one query
     may walk; bounds the latency of long queries on engines that walk postings, None: no bound),
     ``disabled`` (ranking features of search.planner.FEATURES to switch off, to measure each one).
     Any other option is an error (BaseBackend)."""
 
     def __init__(self, fields: Iterable[FieldSpec] = (), *, user_words: Iterable[str] = (),
-                 synonyms: Iterable[Iterable[str]] = (), thesaurus: Iterable[Iterable[str]] = (), candidates: int = 100,
+                 synonyms: Iterable[Iterable[str]] = (), thesaurus: Iterable[Iterable[str]] = (),
+                 word_vectors: WordVectors | None = None, candidates: int = 100,
                  feedback_facets: dict[str, float] | None = None, postings_budget: int | None = None,
                  disabled: Iterable[str] = (), **options) -> None:
         super().__init__(fields, **options)
@@ -42,9 +46,17 @@ class RankedBackend(BaseBackend):
         if unknown:
             raise UnknownOption(f"没有这些检索特性可关闭：{', '.join(sorted(unknown))}（可选：{', '.join(sorted(FEATURES))}）")
         self.settings = RankingSettings(self.fields, self.analyzer, self.synonyms, candidates,
-                                        self.feedback_facets, postings_budget, FEATURES - set(disabled), self.thesaurus)
+                                        self.feedback_facets, postings_budget, FEATURES - set(disabled), self.thesaurus,
+                                        word_vectors)
         self._groups = self.settings.groups
         self._title = next((f.name for f in self.fields if f.title), None)
+
+    def set_synonyms(self, groups: Iterable[Iterable[str]]) -> None:
+        """Replace the synonym groups while serving. The settings are swapped in one assignment: a search
+        already running finishes with the old groups, the next one uses the new (nothing else caches them)."""
+        settings = copy.copy(self.settings)
+        settings.synonyms = Synonyms(groups)
+        self.synonyms, self.settings = settings.synonyms, settings
 
     @abstractmethod
     def _reader(self) -> Reader | None:

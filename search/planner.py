@@ -19,6 +19,9 @@ SYNONYM_WEIGHT = 0.7
 # The general thesaurus (kb/indicators/thesaurus.tsv, built from cnsyn): far noisier than the hand-written
 # synonyms, so below them, and at most this many of the library's words per typed word.
 THESAURUS_WEIGHT, THESAURUS_WORDS = 0.3, 3
+# Word vectors (search/vectors.py): the library's words nearest in meaning to a typed word that is not already a
+# strong match, weighted by this times their cosine similarity, at most so many, none below the floor.
+SIMILAR_WEIGHT, SIMILAR_WORDS, SIMILAR_FLOOR = 0.3, 6, 0.5
 PINYIN_WEIGHT = 1.0
 CONTAINING_WEIGHT = 0.8
 MISSPELT_WEIGHT = 0.3
@@ -27,7 +30,7 @@ LEAD_WEIGHT = 1.5
 # query the library's words sharing a character with them, weigh this much (below any typed word).
 NGRAM_WEIGHT, NGRAM_CHAR_WEIGHT, NGRAM_WORDS = 0.6, 0.3, 4
 # Ranking features that can be switched off (benchmarks/relevance.py --without, the ablation table).
-FEATURES = frozenset({"ngram"})
+FEATURES = frozenset({"ngram", "vectors"})
 # A token found in more than this share of documents says little (用于, 服务, 率 …).
 STOP_SHARE = 0.2
 # The most terms handed to the engine; the most telling win (client-side minimum-should-match).
@@ -54,6 +57,7 @@ class Plan:
 # How a term entered the query, as the search page and the API explain a hit.
 TYPED, SYNONYM, TYPO, PINYIN, CONTAINING, NGRAM, RELATED = "输入词", "同义词", "纠错", "拼音", "含该字的词", "字面相近", "库内相关词"
 THESAURUS = "通用同义词库"
+SIMILAR = "词义相近"
 
 
 def plan_query(
@@ -68,8 +72,10 @@ def plan_query(
     containing: Callable[[str], list[str]] = lambda char: [],
     features: frozenset[str] = FEATURES,
     thesaurus: Synonyms | None = None,
+    similar: Callable[[str], list[tuple[str, float]]] | None = None,
 ) -> Plan:
-    """Weighted, pruned terms for ``text`` (``doc_frequency`` counts documents containing a token)."""
+    """Weighted, pruned terms for ``text`` (``doc_frequency`` counts documents containing a token;
+    ``similar`` gives the library's words nearest in meaning to a word, with their similarity)."""
     text = normalize(text)
     plan = Plan(text=text)
     if not text:
@@ -115,6 +121,8 @@ def plan_query(
 
     if thesaurus:
         _add_thesaurus(plan.typed, thesaurus, doc_frequency, is_title_word, candidates, add)
+    if similar and "vectors" in features:
+        _add_similar(plan.typed, similar, is_title_word, candidates, add)
     if "ngram" in features:
         _add_ngrams(typed, short, doc_frequency, containing, add)
     if not short:
@@ -150,6 +158,17 @@ def _add_thesaurus(typed, thesaurus: Synonyms, doc_frequency, is_title_word, can
         others = [o for o in sorted(thesaurus.equivalents(token)) if o not in candidates]
         found = sorted(((doc_frequency(o), o) for o in others[:4 * THESAURUS_WORDS]), reverse=True)
         add([o for n, o in found[:THESAURUS_WORDS] if n], THESAURUS_WEIGHT, THESAURUS, token)
+
+
+def _add_similar(typed, similar, is_title_word, candidates, add) -> None:
+    """The library's words nearest in meaning to typed words that are not already strong matches (看病 → 就医,
+    补贴 → 补助): a general corpus places everyday and official wording close where no list was written."""
+    for token in sorted(typed):
+        if len(token) < 2 or not is_cjk(token) or is_title_word(token):
+            continue
+        for word, score in similar(token):
+            if word not in candidates:
+                add([word], SIMILAR_WEIGHT * score, SIMILAR, token)
 
 
 def _add_ngrams(typed, short: bool, doc_frequency, containing, add) -> None:

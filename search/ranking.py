@@ -7,13 +7,16 @@ backend ranks the same way (the contract suite and the relevance figures hold on
 from __future__ import annotations
 
 import difflib
+import math
 from collections import Counter
 from collections.abc import Iterable
 
 from search.analysis import Analyzer, Synonyms, highlight, normalize
 from search.base import FieldSpec, Hit, Reason, SearchQuery, SearchResults
-from search.planner import FEATURES, SHORT_QUERY, TYPED, Plan, coverage, plan_query
+from search.planner import (FEATURES, SHORT_QUERY, SIMILAR_FLOOR, SIMILAR_WORDS, TYPED, Plan, coverage,
+                            plan_query)
 from search.reader import Candidate, MatchQuery, Reader, TermClause, facet_values
+from search.vectors import WordVectors
 
 # Shares of the final score: the engine's BM25F score, how much of the query the document covers,
 # and how much of the document's title the query covers (a pasted description naming the indicator).
@@ -31,6 +34,9 @@ FULL_COUNT = 1000
 # Pseudo-relevance feedback for pasted descriptions: when the best hits mostly share a value of
 # the feedback facet (one department's project), the other hits with that value move up.
 FEEDBACK_TOP, FEEDBACK_SHARE = 5, 0.5
+# Share of the final score given to how close in meaning the query and the document are as wholes (the idf-weighted
+# sums of their word vectors): a paraphrase in everyday speech shares few words but many meanings with its indicator.
+MEANING_SHARE = 1.0
 
 
 class RankingSettings:
@@ -38,9 +44,11 @@ class RankingSettings:
 
     def __init__(self, fields: Iterable[FieldSpec], analyzer: Analyzer, synonyms: Synonyms, candidates: int,
                  feedback_facets: dict[str, float], postings_budget: int | None,
-                 features: frozenset[str] = FEATURES, thesaurus: Synonyms | None = None) -> None:
+                 features: frozenset[str] = FEATURES, thesaurus: Synonyms | None = None,
+                 vectors: WordVectors | None = None) -> None:
         self.features = frozenset(features)
         self.thesaurus = thesaurus
+        self.vectors = vectors if "vectors" in self.features and vectors is not None and len(vectors) else None
         self.fields = tuple(fields)
         self.analyzer = analyzer
         self.synonyms = synonyms
@@ -63,6 +71,19 @@ class Ranker:
         self.reader = reader
         self.query = query
         self._frequencies: dict[str, dict[str, int]] = {}
+        self._library_vectors: WordVectors | None = None
+
+    def _library(self) -> WordVectors | None:
+        """The word vectors of the index's own words (None when vectors are off)."""
+        if self.settings.vectors is not None and self._library_vectors is None:
+            self._library_vectors = self.reader.vocabulary().word_vectors(self.settings.vectors)
+        return self._library_vectors
+
+    def _similar(self, token: str) -> list[tuple[str, float]]:
+        library = self._library()
+        if library is None:
+            return []
+        return self.settings.vectors.nearest(token, library, SIMILAR_WORDS, SIMILAR_FLOOR)
 
     def _group_frequencies(self, token: str) -> dict[str, int]:
         if token not in self._frequencies:
@@ -97,7 +118,7 @@ class Ranker:
                 text, settings.analyzer, self._doc_frequency, reader.doc_count(), settings.synonyms,
                 lambda: vocabulary().pinyin(), lambda: vocabulary().homophones(),
                 self._is_title_word, lambda char: vocabulary().containing(char), settings.features,
-                settings.thesaurus,
+                settings.thesaurus, self._similar,
             )
             exact_hits = []
             if settings.exact_fields:
@@ -117,10 +138,11 @@ class Ranker:
             for candidate in exact_hits:
                 scored.setdefault(candidate.key, (1.0, candidate))
         ranked = []
+        meanings = self._meanings([c for _, c in scored.values()], plan) if plan is not None else {}
         for key, (share, candidate) in scored.items():
             if key in excluded:
                 continue
-            relevance, factor = self._relevance(share, candidate, plan)
+            relevance, factor = self._relevance(share, candidate, plan, meanings.get(key, 0.0))
             bonus = EXACT_BONUS if key in exact else 0.0
             candidate.relevance = relevance + bonus
             ranked.append((relevance * factor + bonus, key, candidate))
@@ -175,7 +197,8 @@ class Ranker:
                     candidate.relevance *= boost
         return sorted(ranked, key=lambda item: (-item[0], item[1]))
 
-    def _relevance(self, share: float, candidate: Candidate, plan: Plan | None) -> tuple[float, float]:
+    def _relevance(self, share: float, candidate: Candidate, plan: Plan | None,
+                   meaning: float = 0.0) -> tuple[float, float]:
         """(how well the document matches, the static factor: rank × facet boosts)."""
         factor = candidate.rank
         for facet, values in self.query.boosts.items():
@@ -188,7 +211,31 @@ class Ranker:
         query_cov = min(1.0, coverage(typed, matched, plan.idf) if typed else 0.0)
         candidate.complete = bool(typed) and all(t in doc_tokens for t in typed)
         title_cov = coverage(candidate.title_tokens, dict(plan.terms), plan.idf) if candidate.title_tokens else 0.0
-        return SCORE_SHARE * share + QUERY_COVERAGE_SHARE * query_cov + TITLE_COVERAGE_SHARE * title_cov, factor
+        return (SCORE_SHARE * share + QUERY_COVERAGE_SHARE * query_cov + TITLE_COVERAGE_SHARE * title_cov
+                + MEANING_SHARE * meaning), factor
+
+    def _meanings(self, candidates: list[Candidate], plan: Plan) -> dict[str, float]:
+        """How close in meaning each candidate is to the query: the cosine of the idf-weighted sums of their
+        word vectors (a word no document has weighs most: it is what the query is about in words the library
+        does not use). Document vectors are kept per index version, so a hit costs one dot product."""
+        library = self._library()
+        if library is None or not candidates:
+            return {}
+        vocabulary = self.reader.vocabulary()
+        total = self.reader.doc_count()
+
+        def idf(token: str) -> float:
+            return math.log(1 + total / (vocabulary.frequencies.get(token, 0) or 1))
+
+        vectors = self.settings.vectors
+        query = vectors.text_vector({t: idf(t) for t in plan.typed if len(t) > 1})
+        if query is None:
+            return {}
+        cache = vocabulary.document_vectors
+        for candidate in candidates:
+            if candidate.key not in cache:
+                cache[candidate.key] = vectors.text_vector({t: idf(t) for t in candidate.tokens if len(t) > 1})
+        return {c.key: max(0.0, float(query @ cache[c.key])) for c in candidates if cache[c.key] is not None}
 
     @staticmethod
     def _reasons(candidate: Candidate, plan: Plan | None) -> tuple[Reason, ...]:

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from search.vectors import WordVectors
 from search.analysis import Homophones, PinyinLexicon
 
 
@@ -90,6 +91,15 @@ class Vocabulary:
         self.frequencies = frequencies
         self._pinyin: PinyinLexicon | None = None
         self._homophones: Homophones | None = None
+        self._vectors: tuple[WordVectors, WordVectors] | None = None
+        # Document key → unit vector of its words (search.ranking), filled as documents turn up as candidates.
+        self.document_vectors: dict[str, object] = {}
+
+    def word_vectors(self, vectors: WordVectors) -> WordVectors:
+        """The vectors of this index's own words (what a typed word may expand to)."""
+        if self._vectors is None or self._vectors[0] is not vectors:
+            self._vectors = (vectors, vectors.restricted(self.frequencies))
+        return self._vectors[1]
 
     def pinyin(self) -> PinyinLexicon:
         if self._pinyin is None:

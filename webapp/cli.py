@@ -23,6 +23,7 @@ from kb.indexing import check_index, rebuild_index
 from kb.models import Department, Indicator
 from kb.services.audit import Actor
 from kb.services.library import export_library, load_library, parse_library
+from kb.services.synonyms import seed_synonyms
 from kb.services.users import add_user
 from kb.vocab import Role
 
@@ -104,8 +105,12 @@ def init(ctx: Context, no_seed: bool) -> None:
                 fail(error)
             with progress_bar(parsed.indicator_count, "导入种子数据") as bar:
                 report = load_library(session, CLI_ACTOR, parsed, progress=bar.update)
+        # An installation upgraded from before the synonym table: its groups start as the YAML file's.
+        synonyms_added = 0 if no_seed else seed_synonyms(session, CLI_ACTOR)
     if empty and not no_seed:
         click.echo(f"已导入 {report.departments_added} 个部门、{report.indicators_added} 项指标。")
+    if synonyms_added:
+        click.echo(f"已从 synonyms.yaml 导入 {synonyms_added} 组检索同义词。")
     elif not empty:
         click.echo("数据库已有数据，未重复导入种子。")
     _ensure_index(ctx)

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "UPLOAD_LIFETIME_MINUTES": 60,  # unconfirmed uploads are deleted after this (issue 14 item 3)
     "REVIEW_CERTIFICATION_RULE": "all",  # 专家审定: every assigned expert ("all") or a "majority"
     "KB_TIMEZONE": "Asia/Shanghai",  # the users' calendar: times on pages, dates in export file names
+    "KB_QUERY_LOG_DAYS": 180,  # 检索日志 kept this many days (pruned daily and by kb querylog prune); 0: kept forever
 }
 ENVIRONMENT_KEYS = ("KB_DATA_DIR", "DATABASE_URL", "KB_SECRET_KEY", "SEARCH_BACKEND", "SEARCH_INDEX_DIR",
                     "REVIEW_CERTIFICATION_RULE", "FORWARDED_ALLOW_IPS", "KB_TIMEZONE")
@@ -48,7 +49,7 @@ TYPED_ENVIRONMENT_KEYS = (
     "ACCOUNT_INACTIVE_DAYS", "LOGIN_MAX_FAILURES",
     "LOGIN_LOCKOUT_MINUTES", "LOGIN_ADDRESS_MAX_FAILURES", "LOGIN_ADDRESS_WINDOW_MINUTES", "SESSION_IDLE_MINUTES",
     "SEARCH_RATE_PER_MINUTE", "SESSION_COOKIE_SECURE", "SEPARATION_OF_DUTIES",
-    "AUDIT_RETENTION_DAYS", "KB_ALLOW_UNSAFE", "UPLOAD_LIFETIME_MINUTES",
+    "AUDIT_RETENTION_DAYS", "KB_ALLOW_UNSAFE", "UPLOAD_LIFETIME_MINUTES", "KB_QUERY_LOG_DAYS",
 )
 
 

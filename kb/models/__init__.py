@@ -6,10 +6,12 @@ from kb.models.goal import BudgetProject, GoalReview, GoalRow, GoalRowComment, P
 from kb.models.indicator import Indicator, IndicatorBasis
 from kb.models.monitoring import MonitoringEntry, MonitoringIndicator, MonitoringRound, MonitoringRuleVersion
 from kb.models.personal import Favourite, RecentView
+from kb.models.query_log import QueryLogEntry
 from kb.models.search_outbox import SearchOutbox
 from kb.models.selfeval import (
     ProblemCategory, SelfEvaluation, SelfEvaluationRow, SpotCheck, SpotCheckDraw, SpotCheckProblem,
 )
+from kb.models.synonym_group import SynonymGroup
 from kb.models.token import ApiToken
 from kb.models.user import User
 from kb.models.workflow import ChangeRequest, ReviewAssignment, ReviewComment, ReviewRequest
@@ -40,10 +42,12 @@ __all__ = [
     "ReviewRequest",
     "SearchOutbox",
     "ProblemCategory",
+    "QueryLogEntry",
     "SelfEvaluation",
     "SelfEvaluationRow",
     "SpotCheck",
     "SpotCheckDraw",
     "SpotCheckProblem",
+    "SynonymGroup",
     "User",
 ]

@@ -17,6 +17,7 @@ from kb.errors import NotFound, Problem, ValidationFailed
 from kb.models import Department, Indicator, IndicatorBasis, IndicatorSet
 from kb.schemas import CommonFileSchema, DepartmentFileSchema, DepartmentSchema, IndicatorSchema, problems_from
 from kb.services.audit import Actor, record_change
+from kb.services.synonyms import seed_synonyms
 from kb.vocab import BasisKind, IndicatorState, Nature, SetStatus
 from kb.yamlio import dump_yaml, read_yaml_files, write_yaml
 
@@ -172,6 +173,7 @@ def load_library(
         _upsert_indicator(session, actor, indicators, item, None, position, report)
         if progress:
             progress(1)
+    seed_synonyms(session, actor)  # the search synonyms of synonyms.yaml, while none are in the database
     session.flush()
     return report
 

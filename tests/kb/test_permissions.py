@@ -80,6 +80,10 @@ def test_adding_indicators_follows_the_set_state(status, expected):
     assert who(permissions.can_add_indicator, department(OTHER, status)) == expected - {"department"}
 
 
+def test_search_insights_are_read_by_finance_and_the_administrator():
+    assert who(permissions.can_view_search_insights) == {"finance", "admin"}
+
+
 def test_reviews_need_the_assignment_and_the_state():
     reviewing = indicator_set(SetStatus.CONFIRMED)
     assert who(permissions.can_certify_set, assigned=True) == {"expert"}
@@ -118,3 +122,7 @@ def test_no_role_is_compared_as_a_string_outside_the_enum_and_permissions_module
 def test_templates_get_the_same_predicates():
     assert {"can_answer_comments", "can_assign_experts", "can_start_set", "can_edit_indicator"} \
         <= set(permissions.PREDICATES)
+
+
+def test_synonyms_are_maintained_by_the_library_keepers():
+    assert who(permissions.can_edit_synonyms) == {"finance", "admin"}

@@ -124,3 +124,10 @@ def test_recommendations_leave_out_what_the_reader_may_not_see(seeded: Session, 
     hidden = tuple(hit["code"] for hit in visible)
     again = recommend_indicators(seeded, backend, text, category=category, limit=30, hidden=hidden)["hits"]
     assert not {hit["code"] for hit in again} & set(hidden)
+
+
+def test_a_live_synonym_edit_is_not_answered_from_the_cache(seeded: Session, backend) -> None:
+    """Finance's synonym edits swap the backend's settings without an index write (kb/live_synonyms.py)."""
+    assert search_indicators(seeded, backend, "阿巴阿巴")["total"] == 0
+    backend.set_synonyms([["阿巴阿巴", "满意度"]])
+    assert search_indicators(seeded, backend, "阿巴阿巴")["total"] > 0

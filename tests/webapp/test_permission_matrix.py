@@ -27,6 +27,7 @@ OWN_WRITE = {"department": {"own"}, "finance": BOTH, "admin": BOTH, "expert": se
 FINANCE_WRITE = {"department": set(), "finance": BOTH, "admin": BOTH, "expert": set()}
 ADMIN_ONLY = {"department": set(), "finance": set(), "expert": set(), "admin": BOTH}
 COPIERS = {"department": BOTH, "finance": BOTH, "admin": BOTH, "expert": set()}
+INSIGHT_READERS = {"department": set(), "finance": BOTH, "admin": BOTH, "expert": set()}  # 检索分析, read-only
 DRAFT_READERS = {"department": {"own"}, "finance": BOTH, "admin": BOTH, "expert": set()}
 REFUSED = 403
 
@@ -56,6 +57,9 @@ CASES = [
     ("indicators.detail", "GET", "/indicators/OWN-1", "/indicators/OTH-1", None, DRAFT_READERS, 200),
     ("indicators.compare", "GET", "/compare?codes=OWN-1&codes=CM-1", "/compare?codes=OTH-1&codes=CM-1", None, EVERYONE, 200),
     ("indicators.common", "GET", "/common", "/common", None, EVERYONE, 200),
+    # 检索同义词: the library keepers read and maintain the groups (an empty table here: nothing to edit).
+    ("synonyms.index", "GET", "/synonyms/", "/synonyms/?q=满意&status=all", None, FINANCE_WRITE, 200),
+    ("synonyms.export", "GET", "/synonyms/synonyms.yaml", "/synonyms/synonyms.yaml", None, FINANCE_WRITE, 200),
     ("departments.index", "GET", "/departments", "/departments", None, EVERYONE, 200),
     ("departments.detail", "GET", "/departments/901", "/departments/902", None, EVERYONE, 200),
     ("personal.index", "GET", "/me", "/me", None, EVERYONE, 200),
@@ -81,6 +85,9 @@ CASES = [
     ("admin.security", "GET", "/admin/security", "/admin/security", None, ADMIN_ONLY, 200),
     ("admin.unlock_user", "POST", "/admin/users/{finance_id}/unlock", "/admin/users/{finance_id}/unlock", {},
      ADMIN_ONLY, 302),
+    ("search_insights.index", "GET", "/search-insights", "/search-insights?days=7", None, INSIGHT_READERS, 200),
+    # Every searcher may report an opened hit; a made-up reference is answered 400 (allowed, but invalid).
+    ("search_insights.opened", "POST", "/search/opened", "/search/opened", {"ref": "x", "rank": "1"}, EVERYONE, 400),
     ("api.search", "GET", "/api/v1/search?q=测试", "/api/v1/search?q=测试&department=902", None, EVERYONE, 200),
     ("api.recommend", "GET", "/api/v1/recommend?text=测试", "/api/v1/recommend?text=测试&department=902", None, EVERYONE, 200),
     ("api.suggest", "GET", "/api/v1/suggest?q=测试", "/api/v1/suggest?q=测试", None, EVERYONE, 200),
@@ -90,7 +97,7 @@ CASES = [
 ]
 # Public by design, tested in test_api.py / test_auth.py: signing in and the API description.
 PUBLIC_ENDPOINTS = {"static", "auth.login", "api.tokens", "api-docs.openapi_json"}
-OUR_BLUEPRINTS = {"auth", "search", "indicators", "departments", "personal", "admin", "api", "api-docs"}
+OUR_BLUEPRINTS = {"auth", "search", "search_insights", "indicators", "departments", "personal", "admin", "api", "api-docs"}
 SEEDED = ("OWN-1", "OTH-1", "CM-1")
 
 

@@ -9,7 +9,7 @@ import importlib
 
 import click
 
-MODULES: tuple[str, ...] = ("ops", "goals", "sheets", "monitoring", "selfeval")
+MODULES: tuple[str, ...] = ("ops", "goals", "sheets", "monitoring", "selfeval", "querylog", "synonyms")
 
 
 def register(group: click.Group) -> None:

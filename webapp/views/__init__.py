@@ -7,7 +7,7 @@ from flask import Flask
 
 # Feature modules whose ``bp`` is registered on the app; add a feature by adding its module here.
 MODULES: tuple[str, ...] = ("departments", "search", "indicators", "personal", "admin", "goals", "usage", "workflow", "audit", "sheets",
-                           "monitoring", "selfeval")
+                           "monitoring", "selfeval", "search_insights", "synonyms")
 
 
 def register_blueprints(app: Flask) -> None:

@@ -9,6 +9,7 @@ from kb.searching import FILTER_KEYS, search_indicators
 from kb.visibility import hidden_for
 from webapp.auth import current_actor
 from webapp.db import get_search, get_session
+from webapp.query_logging import log_search
 
 bp = Blueprint("search", __name__)
 PAGE_SIZE = 20
@@ -29,6 +30,7 @@ MAX_QUERY = 2000
 # Links (facets, pages, 您是不是要找) carry the query in the URL: beyond this many characters a server
 # refuses the URL (HTTP 414), so the box posts long text and links carry its beginning.
 LINK_QUERY = 200
+LOG_KEY = "ql"  # the page links' parameter carrying the search's query-log reference
 
 
 def _params() -> dict[str, str]:
@@ -42,6 +44,7 @@ def search_url(**changes) -> str:
     args = _params()
     if any(key in FILTER_KEYS or key == "q" for key in changes):
         args.pop("page", None)
+        args.pop(LOG_KEY, None)  # another search: logged afresh
     for key, value in changes.items():
         if value is None:
             args.pop(key, None)
@@ -80,6 +83,9 @@ def index():
     result = search_indicators(session, get_search(), q, filters=filters, limit=PAGE_SIZE,
                                offset=(page - 1) * PAGE_SIZE, details=True,
                                hidden=hidden_for(session, current_actor()))
+    # 检索日志: a new search is logged once; its signed reference (kept by the page links) lets a page
+    # report the hit opened. A later page or the way back to page 1 is the same search, not a new one.
+    log_ref = params.get(LOG_KEY) or (log_search("page", q, filters, result["total"]) if page == 1 else None)
     labels = result["labels"]
     pages = max(1, -(-result["total"] // PAGE_SIZE))
     facets = []
@@ -98,4 +104,5 @@ def index():
              for key, value in filters.items()]
     return render_template("search/results.html", q=q, result=result, facets=facets, chips=chips, page=page,
                            pages=pages, search_url=search_url, examples=EXAMPLES,
-                           notices=notices)
+                           notices=notices, log_ref=log_ref,
+                           rank_offset=(page - 1) * PAGE_SIZE)

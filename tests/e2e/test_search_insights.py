@@ -1,0 +1,56 @@
+"""In the browser: opening a hit from the results is recorded in the query log (querylog.js sends it),
+and finance reads it on 检索分析."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from kb.models import QueryLogEntry
+
+
+def _entries(live_server) -> list[QueryLogEntry]:
+    with live_server.app.extensions["kb"].sessions() as session:
+        return list(session.scalars(select(QueryLogEntry).order_by(QueryLogEntry.id)))
+
+
+def _wait_for(condition, seconds: float = 10.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.mark.e2e
+def test_clicking_a_hit_records_its_rank_and_finance_sees_the_search(page, live_server, login, screenshot):
+    login(page, "jiaoyu")
+    page.goto(live_server.url + "/?q=满意度")
+    second = page.locator("ol.hits li.hit a[data-hit]").nth(1)
+    code = second.get_attribute("data-hit")
+    second.click()
+    page.wait_for_url(f"**/indicators/{code}")
+    assert _wait_for(lambda: _entries(live_server)[0].opened_rank) == 2
+    [entry] = _entries(live_server)
+    assert (entry.query, entry.role, entry.department) == ("满意度", "department", "101")
+
+    page.goto(live_server.url + "/?q=qqxxzzkk")  # a zero-hit search for the report
+    assert page.locator("[data-total]").inner_text() == "0"
+    page.context.clear_cookies()
+    login(page, "caizheng")
+    page.goto(live_server.url + "/search-insights")
+    assert "qqxxzzkk" in page.locator("#zero-hit-queries").inner_text()
+    assert page.locator("svg[data-chart]").count() == 1
+    screenshot(page, "search-insights")
+
+
+@pytest.mark.e2e
+def test_copying_from_a_hit_records_its_rank(page, live_server, login):
+    login(page, "caizheng")
+    page.goto(live_server.url + "/?q=满意度")
+    page.locator("ol.hits li.hit .hit-meta").nth(2).select_text()
+    page.keyboard.press("Control+C")
+    assert _wait_for(lambda: _entries(live_server)[0].opened_rank) == 3

@@ -1,0 +1,61 @@
+"""The web side of the query log: log a search for the signed-in user, sign the reference a page
+uses to report an opened hit, and prune old rows about once a day.
+
+The row holds the user's role and department code only (kb/models/query_log.py). The reference a
+page carries is the row id signed with the app's secret, so nobody can mark other people's
+searches as opened by counting ids.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app, g
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from kb.services import query_log
+
+_SALT = "kb.query-log.open"
+PRUNE_EVERY_SECONDS = 24 * 3600
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt=_SALT)
+
+
+def log_search(channel: str, query: str, filters: Mapping[str, Any], hits: int) -> str | None:
+    """Log this request's search (never fails); return the signed reference for reporting an open."""
+    user = g.get("user")
+    if user is None:
+        return None
+    engine = current_app.extensions["kb"].engine
+    entry_id = query_log.record_search(engine, query=query, hits=hits, role=user.role.value, channel=channel,
+                                       department_id=user.department_id, filters=filters)
+    _prune_when_due(engine)
+    return None if entry_id is None else _serializer().dumps(entry_id)
+
+
+def entry_of(reference: str) -> int | None:
+    """The log row id a signed reference stands for (None: forged, damaged or from another secret)."""
+    try:
+        value = _serializer().loads(reference)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def _prune_when_due(engine) -> None:
+    """At most once a day per process: delete rows older than KB_QUERY_LOG_DAYS (errors only warn)."""
+    state = current_app.extensions.setdefault("kb_query_log", {"pruned_at": 0.0})
+    if state["pruned_at"] and time.monotonic() - state["pruned_at"] < PRUNE_EVERY_SECONDS:
+        return
+    state["pruned_at"] = time.monotonic()
+    days = int(current_app.config.get("KB_QUERY_LOG_DAYS") or 0)
+    try:
+        with query_log.impatient_connection(engine) as connection:
+            removed = query_log.prune(connection, days)
+        if removed:
+            current_app.logger.info("检索日志：已删除 %s 条超过 %s 天的记录", removed, days)
+    except Exception as error:  # noqa: BLE001 - housekeeping must never break a search
+        current_app.logger.warning("检索日志清理失败（检索不受影响）：%s", error)

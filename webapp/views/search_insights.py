@@ -1,0 +1,97 @@
+"""检索分析 (finance): what officers search for and do not find, from the query log; and the small
+endpoint through which the search page reports the hit an officer opened or copied."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, current_app, render_template, request
+
+from kb.errors import PermissionDenied
+from kb.models.base import utcnow
+from kb.permissions import can_view_search_insights
+from kb.services import query_log
+from kb.vocab import Role
+from webapp.auth import current_actor
+from webapp.db import get_session
+from webapp.permissions import SIGNED_IN, allow, register
+from webapp.query_logging import entry_of
+from webapp.templating import local_zone
+
+bp = Blueprint("search_insights", __name__)
+register({
+    "search_insights.index": allow(Role.FINANCE, Role.ADMIN),
+    "search_insights.opened": SIGNED_IN,
+})
+PERIODS = (7, 30, 90, 180)  # days the page offers
+DEFAULT_PERIOD = 30
+FEW_HITS_CHOICES = (1, 3, 5, 10)
+# The chart (inline SVG: nothing from a CDN, nothing inline for the CSP to refuse): plot area in px.
+CHART_WIDTH, CHART_HEIGHT, CHART_LEFT, CHART_BOTTOM = 720, 180, 36, 22
+
+
+def _choice(name: str, choices: tuple[int, ...], default: int) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        return default
+    return value if value in choices else default
+
+
+@bp.get("/search-insights")
+def index():
+    """检索分析：无结果、少结果、从未打开结果的检索词及每日检索量。"""
+    if not can_view_search_insights(current_actor()):
+        raise PermissionDenied("检索分析仅供财政人员和管理员查看。")
+    session = get_session()
+    days = _choice("days", PERIODS, DEFAULT_PERIOD)
+    few = _choice("few", FEW_HITS_CHOICES, query_log.FEW_HITS)
+    now = utcnow()
+    since = now - dt.timedelta(days=days)
+    per_day = query_log.searches_per_day(session, since, local_zone(), until=now)
+    return render_template(
+        "search_insights/index.html", days=days, periods=PERIODS, few=few, few_choices=FEW_HITS_CHOICES,
+        zero=query_log.zero_hit_queries(session, since), few_hits=query_log.few_hit_queries(session, since, few),
+        unopened=query_log.unopened_queries(session, since), per_day=per_day,
+        chart=chart(per_day), total=sum(day.searches for day in per_day), zero_total=sum(day.zero_hits for day in per_day),
+        retention=current_app.config["KB_QUERY_LOG_DAYS"], oldest=query_log.oldest_entry_at(session),
+    )
+
+
+def chart(per_day: list[query_log.DayCount]) -> dict:
+    """Bars (searches per day, the zero-hit part drawn over them) and a line of the zero-hit share
+    (0–100 % on the right axis), as SVG coordinates."""
+    width = CHART_WIDTH - CHART_LEFT * 2
+    top = max([day.searches for day in per_day] + [1])
+    step = width / max(len(per_day), 1)
+    bars, points = [], []
+    for index, day in enumerate(per_day):
+        x = CHART_LEFT + index * step
+        height = CHART_HEIGHT * day.searches / top
+        zero_height = CHART_HEIGHT * day.zero_hits / top
+        bars.append({"x": round(x + step * 0.1, 1), "width": round(max(step * 0.8, 1), 1),
+                     "y": round(CHART_HEIGHT - height, 1), "height": round(height, 1),
+                     "zero_y": round(CHART_HEIGHT - zero_height, 1), "zero_height": round(zero_height, 1),
+                     "title": f"{day.day:%m-%d}：检索 {day.searches} 次，无结果 {day.zero_hits} 次"})
+        if day.searches:
+            points.append((round(x + step / 2, 1), round(CHART_HEIGHT * (1 - day.zero_share), 1)))
+    labels = [{"x": round(CHART_LEFT + i * step + step / 2, 1), "text": f"{day.day:%m-%d}"}
+              for i, day in enumerate(per_day) if i % max(1, len(per_day) // 6) == 0]
+    return {"width": CHART_WIDTH, "height": CHART_HEIGHT + CHART_BOTTOM, "plot_height": CHART_HEIGHT,
+            "left": CHART_LEFT, "right": CHART_WIDTH - CHART_LEFT, "top": top, "bars": bars,
+            "share_line": " ".join(f"{x},{y}" for x, y in points), "share_points": points, "labels": labels}
+
+
+@bp.post("/search/opened")
+def opened():
+    """记录检索结果中第一个被打开或复制的指标（检索页的脚本发送；一条 UPDATE）。"""
+    entry_id = entry_of(request.form.get("ref", ""))
+    try:
+        rank = int(request.form.get("rank", ""))
+    except ValueError:
+        rank = 0
+    if entry_id is None or not 1 <= rank <= query_log.MAX_RANK:
+        return {"message": f"参数无效：ref 应为检索页给出的检索编号，rank 为 1–{query_log.MAX_RANK} 的名次。"}, 400
+    session = get_session()
+    query_log.record_open(session, entry_id, rank)
+    session.commit()
+    return "", 204
