@@ -193,6 +193,9 @@ class Synonyms:
     def __len__(self) -> int:
         return sum(len(v) for v in self._equivalents.values()) // 2
 
+    def __bool__(self) -> bool:  # ``if thesaurus:`` on every query must not count its pairs (issue 15)
+        return bool(self._equivalents)
+
     def equivalents(self, term: str) -> set[str]:
         """The other terms of ``term``'s groups."""
         return set(self._equivalents.get(normalize(term), ()))

@@ -137,6 +137,11 @@ class BaseBackend(ABC):
         """False when the index is missing or cannot be opened (then it must be rebuilt)."""
         return True
 
+    def version(self) -> object | None:
+        """A value that changes whenever the searchable content changes (any process's write), for
+        callers' caches; None when unknown (then nothing may be cached)."""
+        return None
+
     @contextmanager
     def lock(self, timeout: float | None = None) -> Iterator[bool]:
         """Hold the single-writer lock (re-entrant); yields False when it was not free within ``timeout``."""

@@ -296,6 +296,13 @@ class PostgresBackend(RankedBackend):
             self._vocab = (reader.version, Vocabulary(titles, frequencies))
         return self._vocab[1]
 
+    def version(self) -> object | None:
+        try:  # versions only grow (writes and the rebuild swap), so every process sees every change
+            row = self._connection().execute(self._q("SELECT version FROM {meta}")).fetchone()
+        except psycopg.Error:
+            return None
+        return None if row is None else row[0]
+
     def count(self) -> int:
         reader = self._reader()
         return reader.doc_count() if reader else 0

@@ -246,6 +246,10 @@ class WhooshBackend(RankedBackend):
             self.analyzer.add_words(path.read_text(encoding="utf-8").split("\n"))
             self._words_seen = {generation: size}
 
+    def version(self) -> object | None:
+        searcher = self._searcher()  # reopened when another process committed: its TOC generation moved on
+        return None if searcher is None else (self._local.generation, searcher.reader().generation())
+
     def count(self) -> int:
         searcher = self._searcher()
         return searcher.doc_count() if searcher else 0

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from kb.errors import KbError, PermissionDenied, Problem, ValidationFailed
 from kb.models import ApiToken, AuditEntry, Department, User
@@ -236,7 +236,8 @@ def user_for_token(session: Session, token: str) -> User | None:
     """The active user owning a valid ``token``, or None."""
     if not token:
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    # The token and its user in one statement: every API request asks this (issue 15).
+    row = session.scalar(select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == _digest(token)))
     now = utcnow()
     if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at < now):
         return None
