@@ -97,6 +97,19 @@ def record_search(engine: Engine, **fields: Any) -> int | None:
         return None
 
 
+def record_searches(engine: Engine, rows: list[dict[str, Any]]) -> bool:
+    """Log several searches (each the ``fields`` of :func:`add_search`) in one short transaction, as
+    :func:`record_search` does one; return whether they were written."""
+    try:
+        with impatient_connection(engine) as connection:
+            for fields in rows:
+                add_search(connection, **fields)
+        return True
+    except Exception as error:  # noqa: BLE001 - a log row must never break a search (issue 12 item 5)
+        log.warning("检索日志未能记录 %s 条（检索本身不受影响）：%s", len(rows), error)
+        return False
+
+
 def record_open(session: Session, entry_id: int, rank: int) -> bool:
     """Note that result ``rank`` (1 = the first hit) of search ``entry_id`` was opened or copied.
 

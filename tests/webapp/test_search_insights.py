@@ -12,6 +12,7 @@ from kb.models import QueryLogEntry
 from kb.models.base import utcnow
 from kb.services.query_log import DayCount, add_search
 from tests.webapp.conftest import PASSWORD
+from webapp.query_logging import flush_queued
 from webapp.views.search_insights import CHART_HEIGHT, chart
 
 _REF = re.compile(r'data-log-ref="([^"]+)"')
@@ -64,6 +65,8 @@ def test_api_search_and_recommend_are_logged_by_channel(app, world, client, make
     hits = client.get("/api/v1/search?q=学生资助", headers=headers).get_json()["total"]
     client.get("/api/v1/search?q=学生资助&offset=20", headers=headers)  # a next page: not a new search
     client.get("/api/v1/recommend?text=基层高血压糖尿病患者健康管理项目&department=102", headers=headers)
+    assert entries(app) == []  # queued, not written on the request
+    assert flush_queued(app) == 2
     api, recommend = entries(app)
     assert (api.channel, api.query, api.hits, api.role, api.department) == ("api", "学生资助", hits, "finance", None)
     assert (recommend.channel, recommend.filters) == ("recommend", {"department": "102"})
@@ -142,3 +145,16 @@ def test_the_chart_scales_bars_to_the_busiest_day_and_the_share_to_the_height():
     assert empty["height"] == 0 and all_zero["height"] == all_zero["zero_height"] == CHART_HEIGHT / 2
     assert [y for _, y in drawn["share_points"]] == [CHART_HEIGHT * 0.75, 0]  # 25 % and 100 %; no point on an empty day
     assert drawn["top"] == 4 and "12-01" in busiest["title"]
+
+
+def test_queued_api_searches_are_written_by_a_later_request_once_due(app, world, client, make_user, monkeypatch):
+    import webapp.query_logging
+
+    make_user("finance", username="caizheng")
+    token = client.post("/api/v1/tokens", json={"username": "caizheng", "password": PASSWORD}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    client.get("/api/v1/search?q=学生资助", headers=headers)
+    assert entries(app) == []
+    monkeypatch.setattr(webapp.query_logging, "FLUSH_SECONDS", 0.0)
+    client.get("/api/v1/search?q=满意度", headers=headers)  # due: this request writes both
+    assert [entry.query for entry in entries(app)] == ["学生资助", "满意度"]

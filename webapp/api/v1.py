@@ -16,7 +16,7 @@ from kb.visibility import check_can_read, hidden_for
 from webapp import lookups
 from webapp.auth import PASSWORD_CHANGE_FIRST, THROTTLED, current_actor, ip_is_throttled, lockout_policy
 from webapp.db import get_search, get_session
-from webapp.query_logging import log_search
+from webapp.query_logging import log_search_later
 from webapp.security import csrf
 
 blp = Blueprint("api", __name__, description="指标库 HTTP API")
@@ -92,7 +92,7 @@ class Search(MethodView):
         result = search_indicators(session, get_search(), args["q"], filters=filters,
                                    limit=args["limit"], offset=args["offset"], hidden=hidden_for(session, current_actor()))
         if args["offset"] == 0:  # a new search, not the next page of one
-            log_search("api", args["q"], filters, result["total"])
+            log_search_later("api", args["q"], filters, result["total"])
         # Already in SearchResultSchema's shape (tests/webapp/test_api_reads.py holds them equal): sent as it is,
         # the schema's dump cost a sixth of a search (issue 15).
         return jsonify({name: result[name] for name in SEARCH_RESULT_FIELDS if name in result})
@@ -109,8 +109,8 @@ class Recommend(MethodView):
         result = recommend_indicators(session, get_search(), args["text"], department=args["department"],
                                       limit=args["limit"], category=args["category"],
                                       hidden=hidden_for(session, current_actor()))
-        log_search("recommend", args["text"], {"department": args["department"], "category": args["category"]},
-                   result["total"])
+        log_search_later("recommend", args["text"], {"department": args["department"], "category": args["category"]},
+                         result["total"])
         return result
 
 
