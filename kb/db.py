@@ -37,6 +37,26 @@ def make_engine(url: str, **options) -> Engine:
     return create_engine(url, **options)
 
 
+SessionListeners = list[tuple[sessionmaker, str, object]]
+
+
+def listen_to_sessions(factory: sessionmaker[Session], **handlers) -> SessionListeners:
+    """Register session event ``handlers`` (by event name) on ``factory``; :func:`stop_listening` undoes it.
+    Listeners live as long as SQLAlchemy's registry of the factory's class: whatever they reference (a
+    search backend, say) is kept alive until they are removed."""
+    listeners = [(factory, name, handler) for name, handler in handlers.items()]
+    for target, name, handler in listeners:
+        event.listen(target, name, handler)
+    return listeners
+
+
+def stop_listening(listeners: SessionListeners) -> None:
+    for target, name, handler in listeners:
+        if event.contains(target, name, handler):
+            event.remove(target, name, handler)
+    listeners.clear()
+
+
 def _configure_sqlite(dbapi_connection, _record) -> None:
     # pysqlite's own transaction handling is non-standard (it defers BEGIN until the first DML and
     # commits behind our back before DDL); we issue BEGIN ourselves, as SQLAlchemy's docs recommend.

@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterable, Iterator
 from inspect import signature
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, event, func, insert, inspect, select
+from sqlalchemy import Engine, delete, func, insert, inspect, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from kb.live_synonyms import install_live_synonyms, refresh_synonyms
+from kb.db import SessionListeners, listen_to_sessions, stop_listening
+from kb.live_synonyms import forget_live_synonyms, install_live_synonyms, refresh_synonyms
 from kb.models import Department, Indicator, IndicatorBasis, IndicatorSet
 from kb.models.search_outbox import SearchOutbox
 from kb.vocab import IndicatorState, SetStatus
@@ -223,6 +224,7 @@ class IndexSync:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._closed = False
+        self.listeners: SessionListeners = []
 
     def notify(self, engine: Engine) -> None:
         """A commit queued updates: have them applied soon (never blocks on the index)."""
@@ -234,7 +236,6 @@ class IndexSync:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="kb-index-sync", daemon=True)
                 self._thread.start()
-                atexit.register(self.flush, SHUTDOWN_WAIT_SECONDS)
             self._condition.notify_all()
 
     def _run(self) -> None:
@@ -271,6 +272,8 @@ class IndexSync:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         _SYNCS.pop(self.backend, None)
+        stop_listening(self.listeners)
+        forget_live_synonyms(self.backend)
 
 
 _SYNCS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -290,6 +293,11 @@ def settle_all(timeout: float = SETTLE_SECONDS) -> None:
         sync.flush(timeout)
 
 
+# Commands and servers that exit let their queued updates land first. One hook for all syncs: a hook
+# per sync would keep every backend (and its index caches) alive until exit.
+atexit.register(settle_all, SHUTDOWN_WAIT_SECONDS)
+
+
 def install_index_sync(factory: sessionmaker[Session], backend: BaseBackend) -> IndexSync:
     """Make every session from ``factory`` queue its indicator changes; they are applied after commit by
     the returned :class:`IndexSync` in the background."""
@@ -297,7 +305,6 @@ def install_index_sync(factory: sessionmaker[Session], backend: BaseBackend) -> 
     _SYNCS[backend] = sync
     install_live_synonyms(factory, backend)
 
-    @event.listens_for(factory, "after_flush")
     def queue(session: Session, _context) -> None:
         codes: set[str] = set()
         for instance in (*session.new, *session.dirty, *session.deleted):
@@ -306,15 +313,14 @@ def install_index_sync(factory: sessionmaker[Session], backend: BaseBackend) -> 
             session.connection().execute(insert(SearchOutbox), [{"key": code} for code in sorted(codes)])
             session.info[_QUEUED] = True
 
-    @event.listens_for(factory, "after_commit")
     def publish(session: Session) -> None:
         if session.info.pop(_QUEUED, False):
             sync.notify(session.get_bind())
 
-    @event.listens_for(factory, "after_rollback")
     def discard(session: Session) -> None:
         session.info.pop(_QUEUED, None)
 
+    sync.listeners += listen_to_sessions(factory, after_flush=queue, after_commit=publish, after_rollback=discard)
     return sync
 
 

@@ -15,10 +15,10 @@ import time
 import weakref
 from collections.abc import Callable
 
-from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from kb.db import SessionListeners, listen_to_sessions, stop_listening
 from kb.models.synonym_group import SynonymGroup
 from kb.services.synonyms import live_groups, read_synonyms_file, synonyms_generation
 from search.base import BaseBackend
@@ -43,6 +43,7 @@ class LiveSynonyms:
         self._checked_at: float | None = None
         self._due = True
         self._lock = threading.Lock()
+        self.listeners: SessionListeners = []
 
     def mark_due(self) -> None:
         """Check at the next search (this process just committed a change)."""
@@ -81,26 +82,33 @@ class LiveSynonyms:
 _LIVE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def forget_live_synonyms(backend: BaseBackend) -> None:
+    """Stop keeping ``backend``'s synonyms live (its app is closing). The entry holds the session factory,
+    whose listeners hold the backend: left here, a closed app's index caches would live until exit."""
+    live = _LIVE.pop(backend, None)
+    if live is not None:
+        stop_listening(live.listeners)
+
+
 def install_live_synonyms(factory: sessionmaker[Session], backend: BaseBackend) -> LiveSynonyms:
     """Keep ``backend``'s synonyms live; sessions of ``factory`` that commit a group change make it due."""
     live = _LIVE.get(backend)
     if live is None:
         live = _LIVE[backend] = LiveSynonyms(factory, backend)
 
-    @event.listens_for(factory, "after_flush")
     def note_change(session: Session, _context) -> None:
         if any(isinstance(instance, SynonymGroup) for instance in (*session.new, *session.dirty)):
             session.info[_CHANGED] = True
 
-    @event.listens_for(factory, "after_commit")
     def publish(session: Session) -> None:
         if session.info.pop(_CHANGED, False):
             live.mark_due()
 
-    @event.listens_for(factory, "after_rollback")
     def discard(session: Session) -> None:
         session.info.pop(_CHANGED, None)
 
+    live.listeners += listen_to_sessions(factory, after_flush=note_change, after_commit=publish,
+                                         after_rollback=discard)
     return live
 
 

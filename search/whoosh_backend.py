@@ -261,18 +261,11 @@ class WhooshBackend(RankedBackend):
         return {fields["key"]: fields["data"]["fp"] for fields in searcher.all_stored_fields()}
 
     def _vocabulary(self, searcher) -> Vocabulary:
-        """Title phrases and word frequencies, per index version."""
+        """Title phrases and word frequencies of the live documents, per index version."""
         version = (self._local.generation, searcher.ixreader.generation() if hasattr(searcher.ixreader, "generation") else 0,
                    searcher.doc_count_all())
         if self._vocab is None or self._vocab[0] != version:
-            titles = [t.decode("utf-8") if isinstance(t, bytes) else t
-                      for t in searcher.lexicon(f"x_{self._title}")] if self._title else []
-            frequencies: dict[str, int] = {}
-            for group in self._groups:
-                for term, info in searcher.reader().iter_field(f"t_{group}"):
-                    word = term.decode("utf-8") if isinstance(term, bytes) else term
-                    frequencies[word] = max(frequencies.get(word, 0), info.doc_frequency())
-            titles, frequencies = live_vocabulary(searcher, titles, frequencies, self._groups, self._title)
+            titles, frequencies = live_vocabulary(searcher, self._groups, self._title)
             self._vocab = (version, Vocabulary(titles, frequencies))
         return self._vocab[1]
 

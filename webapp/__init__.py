@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
@@ -24,9 +24,15 @@ class KbState:
     sessions: sessionmaker[Session]
     search: BaseBackend
     index_sync: IndexSync
+    # Run first by close() while the database is still open, e.g. writing the query log's queued rows.
+    closing: list[Callable[[], object]] = field(default_factory=list)
 
     def close(self) -> None:
-        """Let queued index updates land, stop the drainer, close the index and the database pool."""
+        """Finish queued writes, let queued index updates land, stop the drainer, close the index and the
+        database pool."""
+        for finish in self.closing:
+            finish()
+        self.closing.clear()
         self.index_sync.close()
         self.search.close()
         self.engine.dispose()

@@ -71,7 +71,7 @@ class _Queue:
         self.rows: list[dict] = []
         self.lock = threading.Lock()
         self.flushed_at = time.monotonic()
-        weakref.finalize(self, _Queue._write, engine, self.rows, self.lock)  # also runs at interpreter exit
+        weakref.finalize(self, _Queue._write, engine, self.rows, self.lock)  # an app never closed: at exit
 
     def add(self, row: dict) -> None:
         with self.lock:
@@ -96,7 +96,9 @@ class _Queue:
 def _queue() -> _Queue:
     queue = current_app.extensions.get("kb_query_log_queue")
     if queue is None:
-        queue = current_app.extensions.setdefault("kb_query_log_queue", _Queue(current_app.extensions["kb"].engine))
+        state = current_app.extensions["kb"]
+        queue = current_app.extensions.setdefault("kb_query_log_queue", _Queue(state.engine))
+        state.closing.append(queue.flush)  # written before the app's database pool closes
     return queue
 
 

@@ -44,11 +44,12 @@ def backend(tmp_path: Path):
 def synced(engine: Engine, backend):
     """A session factory whose commits reach ``backend``."""
     factory = make_session_factory(engine)
-    install_index_sync(factory, backend)
+    sync = install_index_sync(factory, backend)
     with factory() as session:
         rebuild_index(session, backend)
         session.commit()
-    return factory
+    yield factory
+    sync.close()
 
 
 def add_indicator(session: Session, department=None, **overrides) -> Indicator:

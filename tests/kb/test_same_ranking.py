@@ -49,7 +49,7 @@ def go_through_history(seeded: Session, backend) -> None:
     """Edits and their reverts, a set's status changed and changed back (what a new version re-indexes),
     and two bulk reloads of every document: the library ends as it began."""
     factory = make_session_factory(seeded.get_bind())
-    install_index_sync(factory, backend)
+    sync = install_index_sync(factory, backend)
     with factory() as session:
         rebuild_index(session, backend)
         session.commit()
@@ -79,6 +79,7 @@ def go_through_history(seeded: Session, backend) -> None:
         settle(backend)
         with factory() as session:
             backend.upsert(list(iter_documents(session)))  # a bulk reload re-indexes everything
+    sync.close()
 
 
 @pytest.mark.parametrize("engine_name", ["whoosh", "postgres"])
