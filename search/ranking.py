@@ -123,9 +123,11 @@ class Ranker:
             exact_hits = []
             if settings.exact_fields:
                 exact_hits = reader.match(MatchQuery(exact=tuple((name, text) for name in settings.exact_fields),
-                                                     filters=filters, exclude=excluded))
+                                                     filters=filters, exclude=excluded, limit=FULL_COUNT))
             exact = {candidate.key for candidate in exact_hits}
-            clauses = self._clauses(plan, titles_only=bool(exact))
+            # Exact titles outrank every other hit (EXACT_BONUS): when they alone fill the pool (one name in a
+            # hundred departments), looking for looser matches to list after them is wasted work.
+            clauses = self._clauses(plan, titles_only=bool(exact)) if len(exact) < settings.candidates else []
             if clauses:
                 top_n = reader.match(MatchQuery(terms=tuple(clauses), filters=filters, exclude=excluded,
                                                 limit=settings.candidates))

@@ -8,7 +8,6 @@ serialises writers across processes (search/locking.py).
 from __future__ import annotations
 
 import gc
-import heapq
 import logging
 import os
 import shutil
@@ -30,6 +29,7 @@ from search.engine import RankedBackend
 from search.locking import InterProcessLock
 from search.reader import Candidate, MatchQuery, Reader, Vocabulary, stored_data
 from search.whoosh_build import collect, default_procs, write_index
+from search.whoosh_scoring import best_documents
 from search.whoosh_stats import live_searcher, live_vocabulary
 
 log = logging.getLogger(__name__)
@@ -318,7 +318,7 @@ class WhooshReader(Reader):
         return self.searcher.doc_count()  # live documents (search/whoosh_stats.py)
 
     def group_frequencies(self, tokens: Iterable[str]) -> dict[str, dict[str, int]]:
-        live = self.searcher.live_statistics
+        live = self.searcher.live_statistics  # remembers each frequency for this index version
         frequency = live.doc_frequency if live is not None else self.searcher.doc_frequency
         return {token: {group: frequency(f"t_{group}", token) for group in self.backend._groups}
                 for token in dict.fromkeys(tokens)}
@@ -341,28 +341,15 @@ class WhooshReader(Reader):
             found = searcher.docs_for_query(And([base, restrict]) if restrict is not None else base)
             docnums = [d for d in found if d not in banned][:query.limit]
             return [self._candidate(docnum, 1.0) for docnum in docnums]
-        # Each posting list is walked once, flat, adding its BM25F score: Whoosh's own OR builds a tree of
-        # union matchers whose per-posting, per-level Python calls cost 3–10× more (search-performance.md).
+        # Each posting list is scored a block at a time (search/whoosh_scoring.py): Whoosh's own OR builds a tree
+        # of union matchers whose per-posting, per-level Python calls cost 3–10× more (search-performance.md).
         allowed = set(searcher.docs_for_query(restrict)) if restrict is not None else None
-        scores: dict[int, float] = {}
-        get = scores.get
         # A single very common word (满意度 in 20 % of a province's library) would walk every posting:
         # stop each list at the budget; its documents are alike and the re-ranker orders them.
         cap = self.backend.postings_budget or float("inf")
-        leaves = searcher.leaf_searchers()  # segment by segment: Whoosh's multi-segment matcher costs ~25 %
-        for clause in query.terms:
-            term, walked = Term(f"t_{clause.group}", clause.token, boost=clause.weight), 0
-            for leaf, offset in leaves:
-                matcher = term.matcher(leaf)
-                while matcher.is_active() and walked < cap:
-                    docnum = matcher.id() + offset
-                    scores[docnum] = get(docnum, 0.0) + matcher.score()
-                    matcher.next()
-                    walked += 1
-        if allowed is not None or banned:
-            scores = {d: v for d, v in scores.items() if (allowed is None or d in allowed) and d not in banned}
-        best = heapq.nlargest(query.limit or len(scores), ((v, d) for d, v in scores.items()))
-        return [self._candidate(docnum, score) for score, docnum in best]
+        clauses = [(clause.token, f"t_{clause.group}", clause.weight) for clause in query.terms]
+        best = best_documents(searcher, clauses, cap, query.limit, allowed, banned)
+        return [self._candidate(docnum, score) for docnum, score in best]
 
     def vocabulary(self) -> Vocabulary:
         return self.backend._vocabulary(self.searcher)

@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from math import log
 
+import numpy as np
 from whoosh import scoring
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.util.numeric import byte_to_length
 
 from search.analysis import normalize
 
 
 class LiveStatistics:
-    """Document count, document frequencies and field lengths of a searcher's live documents."""
+    """Document count and document frequencies of a searcher's live documents, each frequency remembered
+    (a searcher reads one index version; the ranker and the scorer ask for the same terms)."""
 
     def __init__(self, searcher) -> None:
         self.searcher = searcher
@@ -72,43 +76,59 @@ class LiveBM25F(scoring.BM25F):
         return log(live.count / (live.doc_frequency(fieldname, text) + 1)) + 1
 
 
-# Segment id → field → sum of the stored lengths of all its documents, deleted ones included. A segment
-# never changes once written (deletions are kept beside it), so this is read once per segment and process.
-_SEGMENT_LENGTHS: OrderedDict[str, dict[str, int]] = OrderedDict()
-_SEGMENT_LENGTHS_KEPT = 256
-
-
 def _segment_key(segment) -> str | None:
     """The id of the segment a leaf reader reads (None for the reader of an empty index)."""
-    info = segment.segment() if hasattr(segment, "segment") else None
+    info = segment.segment()
     return info.segment_id() if info is not None else None
 
 
-def _segment_lengths(segment, names: list[str]) -> dict[str, int]:
-    key = _segment_key(segment)
-    totals = _SEGMENT_LENGTHS.get(key) if key else None
-    if totals is None:
-        documents = range(segment.doc_count_all())
-        totals = {name: sum(segment.doc_field_length(d, name, 0) or 0 for d in documents) for name in names}
-        if key is None:
-            return totals
-        _SEGMENT_LENGTHS[key] = totals
-        if len(_SEGMENT_LENGTHS) > _SEGMENT_LENGTHS_KEPT:
-            _SEGMENT_LENGTHS.popitem(last=False)
-    return totals
+def _once_per_segment(cache: OrderedDict, kept: int, key: tuple, compute):
+    """``compute()`` for a segment, remembered under ``key`` (its first item the segment id): a segment never
+    changes once written (deletions are kept beside it), so it is read once per process. Bounded LRU."""
+    if key[0] is None:
+        return compute()
+    value = cache.get(key)
+    if value is None:
+        value = cache[key] = compute()
+        if len(cache) > kept:
+            cache.popitem(last=False)
+    return value
+
+
+# (segment id, field) → the field length of every document of the segment, deleted ones included.
+_SEGMENT_LENGTHS: OrderedDict = OrderedDict()
+# Whoosh stores a field length as one byte (whoosh.util.numeric.length_to_byte); 0 means none.
+_BYTE_LENGTHS = np.array([0] + [byte_to_length(b) for b in range(1, 256)], dtype=np.int64)
+
+
+def segment_lengths(segment, fieldname: str) -> np.ndarray:
+    """Field lengths of ``segment``'s documents by document number, as Whoosh's ``doc_field_length`` gives
+    them (0 for none), read in one go from its length column (the W3 codec's one byte per document)."""
+    def read() -> np.ndarray:
+        count = segment.doc_count_all()
+        column = segment._perdoc._cached_reader(f"_{fieldname}_len", LENGTHS_COLUMN) if count else None
+        if column is None:
+            return np.zeros(count, dtype=np.int64)
+        stored = np.frombuffer(column._dbfile.get(column._basepos, column._count), dtype=np.uint8)
+        codes = np.zeros(count, dtype=np.uint8)
+        codes[:len(stored)] = stored[:count]
+        return _BYTE_LENGTHS[codes]
+
+    return _once_per_segment(_SEGMENT_LENGTHS, 1024, (_segment_key(segment), fieldname), read)
 
 
 def average_lengths(searcher) -> dict[str, float]:
     """Average field length of the live documents, from the per-document lengths Whoosh stores (rounded to
     a byte, so a fresh build and an edited index agree: the exact total Whoosh keeps counts deleted ones).
-    Per segment: its total (cached) less its deleted documents, so reopening after an edit reads only the
-    new segment."""
+    Per segment (its lengths read once) less its deleted documents, so reopening after an edit reads only
+    the new segment."""
     names = [name for name, field in searcher.schema.items() if field.scorable]
     totals = dict.fromkeys(names, 0)
     for segment, _offset in searcher.reader().leaf_readers():
-        lengths, deleted = _segment_lengths(segment, names), _deleted(segment)
+        deleted = sorted(_deleted(segment))
         for name in names:
-            totals[name] += lengths[name] - sum(segment.doc_field_length(d, name, 0) or 0 for d in deleted)
+            lengths = segment_lengths(segment, name)
+            totals[name] += int(lengths.sum()) - int(lengths[deleted].sum())
     live = searcher.doc_count() or 1
     return {name: total / live for name, total in totals.items()}
 
@@ -116,7 +136,7 @@ def average_lengths(searcher) -> dict[str, float]:
 def live_searcher(ix):
     """A searcher of ``ix`` that ranks like a fresh build of its live documents."""
     searcher = ix.searcher(weighting=LiveBM25F())
-    searcher.live_statistics = LiveStatistics(searcher) if searcher.reader().has_deletions() else None
+    searcher.live_statistics = LiveStatistics(searcher)  # also remembers each frequency asked for
     averages = average_lengths(searcher)
     # What BM25FScorer asks its (parent) searcher.
     searcher.avg_field_length = lambda fieldname, default=None: averages.get(fieldname, default) or default
@@ -126,27 +146,19 @@ def live_searcher(ix):
 # (segment id, groups, title field) → the segment's title phrases and per-group word frequencies, deleted
 # documents included (live_vocabulary corrects those). Reading them once per segment, rather than through
 # Whoosh's multi-segment reader on every index version, keeps the first search after an edit cheap.
-_SEGMENT_VOCABULARY: OrderedDict[tuple, tuple[set[str], dict[str, dict[str, int]]]] = OrderedDict()
-_SEGMENT_VOCABULARY_KEPT = 32
+_SEGMENT_VOCABULARY: OrderedDict = OrderedDict()
 
 
 def segment_vocabulary(segment, groups, title_field: str | None) -> tuple[set[str], dict[str, dict[str, int]]]:
-    key = (_segment_key(segment), tuple(groups), title_field)
-    cached = _SEGMENT_VOCABULARY.get(key) if key[0] else None
-    if cached is None:
-        def text(term) -> str:
-            return term.decode("utf-8") if isinstance(term, bytes) else term
+    def text(term) -> str:
+        return term.decode("utf-8") if isinstance(term, bytes) else term
 
+    def read() -> tuple[set[str], dict[str, dict[str, int]]]:
         titles = {text(t) for t in segment.lexicon(f"x_{title_field}")} if title_field else set()
-        by_group = {group: {text(term): info.doc_frequency() for term, info in segment.iter_field(f"t_{group}")}
-                    for group in groups}
-        cached = (titles, by_group)
-        if key[0] is None:
-            return cached
-        _SEGMENT_VOCABULARY[key] = cached
-        if len(_SEGMENT_VOCABULARY) > _SEGMENT_VOCABULARY_KEPT:
-            _SEGMENT_VOCABULARY.popitem(last=False)
-    return cached
+        return titles, {group: {text(term): info.doc_frequency() for term, info in segment.iter_field(f"t_{group}")}
+                        for group in groups}
+
+    return _once_per_segment(_SEGMENT_VOCABULARY, 32, (_segment_key(segment), tuple(groups), title_field), read)
 
 
 def live_vocabulary(searcher, groups, title_field: str | None) -> tuple[list[str], dict[str, int]]:
@@ -164,7 +176,7 @@ def live_vocabulary(searcher, groups, title_field: str | None) -> tuple[list[str
             if summed[word] > frequencies.get(word, 0):
                 frequencies[word] = summed[word]
     live = getattr(searcher, "live_statistics", None)
-    if live is None:
+    if live is None or not searcher.reader().has_deletions():
         return titles, frequencies
     words: set[str] = set()
     gone_titles: set[str] = set()
