@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -64,13 +65,17 @@ def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(local_zone()).strftime(fmt)
 
 
+# Blueprints with several items (workflow: 推进情况, 待办), worked out once rather than per item and page.
+_SHARED_BLUEPRINTS = frozenset(
+    blueprint for blueprint, count in Counter(endpoint.split(".")[0] for endpoint, _ in NAV).items() if count > 1)
+
+
 def _is_active(endpoint: str, blueprint: str) -> bool:
-    """The item of the current page; a blueprint with several items (workflow: 推进情况, 待办) marks
-    only the exact page, or none of them on its other pages."""
+    """The item of the current page; a blueprint with several items marks only the exact page, or
+    none of them on its other pages."""
     if endpoint == request.endpoint:
         return True
-    shared = sum(1 for other, _ in NAV if other.split(".")[0] == blueprint) > 1
-    return not shared and endpoint.split(".")[0] == blueprint
+    return blueprint not in _SHARED_BLUEPRINTS and endpoint.split(".")[0] == blueprint
 
 
 # endpoint → a function counting what waits for the signed-in user there (shown next to the nav item).

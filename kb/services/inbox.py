@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ScalarSelect, Select, bindparam, exists, func, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from kb import permissions
 from kb.models import (
     BudgetProject, ChangeRequest, Department, IndicatorSet, PerformanceGoal, ReviewAssignment, ReviewComment,
     ReviewRequest,
 )
-from kb.models.goal import GoalStatus
+from kb.models.goal import GoalReview, GoalStatus
 from kb.models.base import utcnow
 from kb.models.workflow import ChangeStatus, CommentKind, ReviewStatus
 from kb.services.audit import Actor
@@ -53,9 +54,89 @@ def inbox(session: Session, actor: Actor, today: dt.date | None = None) -> list[
     return sorted(items, key=lambda item: (not item.urgent, item.due_on or dt.date.max))
 
 
-def inbox_count(session: Session, actor: Actor) -> int:
-    """How many items wait (the badge next to 待办)."""
-    return len(inbox(session, actor))
+def inbox_count(session: Session, actor: Actor, today: dt.date | None = None) -> int:
+    """How many items wait (the badge next to 待办): ``len(inbox(...))``, counted by the database.
+
+    The badge is on every page, so it builds no items and loads no objects: one query per role (a
+    department whose submitted set may need reconfirming: two). Each count mirrors one ``_*_items``
+    function below; tests/kb/services/test_inbox.py keeps the two equal for every kind of item.
+    """
+    if permissions.is_department(actor):
+        return _department_count(session, actor)
+    if permissions.is_finance(actor):
+        work = "finance"
+    elif permissions.is_expert(actor):
+        work = "expert" if actor.user_id is not None else "goals"
+    else:
+        return 0
+    values = {"today": today or utcnow().date(), "user_id": actor.user_id, "username": actor.username}
+    return sum(session.execute(_counts_statement(work, permissions.can_decide_goal(actor)), values).one())
+
+
+def _count(entity, *where) -> ScalarSelect[int]:
+    return select(func.count()).select_from(entity).where(*where).scalar_subquery()
+
+
+@cache
+def _counts_statement(work: str, decides_goals: bool) -> Select:
+    """A finance officer's or an expert's counts, built once: composing them costs more than running them."""
+    reviewable = (IndicatorSet.is_current.is_(True),
+                  IndicatorSet.status.in_((SetStatus.SUBMITTED, SetStatus.CONFIRMED)))
+    counts = []
+    if work == "finance":  # _finance_items
+        open_review = (ReviewRequest.set_id == IndicatorSet.id, ReviewRequest.status == ReviewStatus.OPEN)
+        counts += [
+            _count(IndicatorSet, *reviewable, IndicatorSet.status == SetStatus.SUBMITTED),  # to_confirm
+            _count(IndicatorSet, *reviewable, ~exists().where(*open_review)),  # to_assign
+            _count(IndicatorSet, *reviewable, exists().where(*open_review, ReviewRequest.due_on < bindparam("today"))),
+            _count(ChangeRequest, ChangeRequest.status == ChangeStatus.PENDING),
+        ]
+    elif work == "expert":  # _expert_items
+        assigned = (ReviewRequest.__table__.join(ReviewAssignment.__table__).join(IndicatorSet.__table__),
+                    ReviewAssignment.expert_id == bindparam("user_id"), ReviewRequest.status == ReviewStatus.OPEN,
+                    ReviewAssignment.decision.is_(None), reviewable[1])
+        since = aliased(ReviewRequest)  # answered after any open review of the set began, as in _expert_items
+        answered = exists().where(
+            ReviewComment.set_id == ReviewRequest.set_id, ReviewComment.author_id == bindparam("user_id"),
+            ReviewComment.answered_at.is_not(None), since.set_id == ReviewComment.set_id,
+            since.status == ReviewStatus.OPEN, ReviewComment.answered_at > since.requested_at)
+        counts += [_count(*assigned), _count(*assigned, answered)]  # to_review, answered
+    # _goals_to_review: finance has every submitted goal to review or (once reviewed) to decide.
+    submitted = PerformanceGoal.status == GoalStatus.SUBMITTED
+    reviewed = exists().where(GoalReview.goal_id == PerformanceGoal.id, GoalReview.reviewer == bindparam("username"),
+                              GoalReview.round == PerformanceGoal.review_round)
+    counts.append(_count(PerformanceGoal, submitted) if decides_goals
+                  else _count(PerformanceGoal, submitted, ~reviewed))
+    return select(*counts)
+
+
+@cache
+def _department_statement() -> Select:
+    """The department with its current set, if any (outer join: its returned goals count either way)."""
+    open_comments = _count(ReviewComment, ReviewComment.set_id == IndicatorSet.id, ReviewComment.answer.is_(None),
+                           ReviewComment.kind != CommentKind.ACCEPT)
+    returned_goals = _count(PerformanceGoal.__table__.join(BudgetProject.__table__),
+                            BudgetProject.department_id == bindparam("department_id"),
+                            PerformanceGoal.status == GoalStatus.RETURNED)
+    return (select(returned_goals.label("returned_goals"), IndicatorSet.status, IndicatorSet.department_id,
+                   IndicatorSet.department_confirmed_at, open_comments.label("open_comments"))
+            .select_from(Department)
+            .outerjoin(IndicatorSet, (IndicatorSet.department_id == Department.id) & IndicatorSet.is_current.is_(True))
+            .where(Department.id == bindparam("department_id")))
+
+
+def _department_count(session: Session, actor: Actor) -> int:
+    row = session.execute(_department_statement(), {"department_id": actor.department_id}).first()
+    if row is None:
+        return 0
+    status = row.status
+    count = row.returned_goals + (status == SetStatus.DRAFT)  # to_submit or returned
+    if row.open_comments and status is not None and status not in (SetStatus.CERTIFIED, SetStatus.SUPERSEDED):
+        count += 1
+    # department_must_reconfirm reads only department_id and department_confirmed_at, which the row carries.
+    if status == SetStatus.SUBMITTED and department_must_reconfirm(session, row):
+        count += 1
+    return count
 
 
 def _department_items(session: Session, actor: Actor) -> list[InboxItem]:

@@ -141,6 +141,7 @@ def test_draft_submit_confirm_certify_and_diff(live_server, login, new_page, off
     screenshot(admin, "audit-list")
     admin.goto(f"{url}/audit/?entity_type=indicator&key=SF-001&action=update")
     admin.click("tr[data-action=update] a")
+    admin.wait_for_selector("tr.is-changed")  # the click navigates; read the detail page, not the list
     changed = admin.locator("tr.is-changed").evaluate_all("rows => rows.map(r => r.dataset.field)")
     assert changed == ["target"], changed
     assert admin.inner_text("tr[data-field=target] th").startswith("指标值")

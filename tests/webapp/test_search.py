@@ -119,3 +119,29 @@ def test_api_search_takes_every_filter_of_the_page(signed_in):
     assert set(common) == {"total", "hits", "facets", "suggestion"}  # CONTRACT §5, unchanged
     for key in FILTER_KEYS:  # every filter of the page is a documented parameter of the API
         assert signed_in.get(f"/api/v1/search?{key}=x").status_code == 200
+
+
+LINK_CASES = [  # (the page's parameters, the link's changes, the parameters url_for was given)
+    ({"q": "高血压 管理"}, {"department": "102"}, {"q": "高血压 管理", "department": "102"}),
+    ({"q": "率", "level1": "产出指标", "page": "3", "ql": "ref.x-y_z"}, {"page": 4, "ql": "ref.x-y_z"},
+     {"q": "率", "level1": "产出指标", "page": 4, "ql": "ref.x-y_z"}),
+    ({"q": "率", "level1": "产出指标", "page": "3", "ql": "ref"}, {"level1": None}, {"q": "率"}),
+    ({"q": "a&b=c #d %e +f/g:h?i@j!k$l'm(n)o*p,q;r~s"}, {"unit": "%"},
+     {"q": "a&b=c #d %e +f/g:h?i@j!k$l'm(n)o*p,q;r~s", "unit": "%"}),
+    ({"q": "长" * 300, "state": "retired"}, {"q": "满意度"}, {"q": "满意度", "state": "retired"}),
+    ({"q": "长" * 300}, {"kind": "共性"}, {"q": "长" * 200, "kind": "共性"}),
+    ({"department": "102"}, {"department": None}, {}),
+]
+
+
+@pytest.mark.parametrize("script_root", ["", "/kb"])
+@pytest.mark.parametrize(("params", "changes", "expected"), LINK_CASES)
+def test_page_links_are_the_urls_url_for_builds(app, script_root, params, changes, expected):
+    """The links encode their query themselves (issue 15); they stay what url_for made of the same parameters."""
+    from flask import url_for
+
+    from webapp.views.search import search_links
+
+    with app.test_request_context("/", base_url=f"http://localhost{script_root}"):
+        link = search_links(params)(**changes)
+        assert link == url_for("search.index", **expected) and link.startswith(f"{script_root}/")

@@ -1,6 +1,9 @@
 """检索：the search page (one box on every page, facets, highlights, did-you-mean, pagination)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from urllib.parse import urlencode
+
 from flask import Blueprint, render_template, request, url_for
 from sqlalchemy import func, select
 
@@ -39,20 +42,36 @@ def _params() -> dict[str, str]:
     return {key: value for key, value in source.items() if value and key != "csrf_token"}
 
 
-def search_url(**changes) -> str:
-    """This search with some parameters changed (None removes one); filters reset the page."""
-    args = _params()
-    if any(key in FILTER_KEYS or key == "q" for key in changes):
-        args.pop("page", None)
-        args.pop(LOG_KEY, None)  # another search: logged afresh
-    for key, value in changes.items():
-        if value is None:
-            args.pop(key, None)
-        else:
-            args[key] = value
-    if "q" in args:
-        args["q"] = args["q"][:LINK_QUERY]
-    return url_for("search.index", **args)
+# url_for's own query encoding (werkzeug's _urlencode): the links come out exactly as url_for made them.
+_URL_SAFE = "!$'()*,/:;?@"
+
+
+def search_links(params: dict[str, str]) -> Callable[..., str]:
+    """``search_url(**changes)``: this search with some parameters changed (None removes one); filters
+    reset the page. The route is built once per page, not for each of its ~20 facet and page links."""
+    base = url_for("search.index")
+    encoded: dict[tuple[str, object], str] = {}  # "key=value" per pair: the query text is encoded once a page
+
+    def encode(pair: tuple[str, object]) -> str:
+        if pair not in encoded:
+            encoded[pair] = urlencode((pair,), safe=_URL_SAFE)
+        return encoded[pair]
+
+    def search_url(**changes) -> str:
+        args = dict(params)
+        if any(key in FILTER_KEYS or key == "q" for key in changes):
+            args.pop("page", None)
+            args.pop(LOG_KEY, None)  # another search: logged afresh
+        for key, value in changes.items():
+            if value is None:
+                args.pop(key, None)
+            else:
+                args[key] = value
+        if "q" in args:
+            args["q"] = args["q"][:LINK_QUERY]
+        return f"{base}?{'&'.join(map(encode, args.items()))}" if args else base
+
+    return search_url
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -100,6 +119,7 @@ def index():
             "values": [{"value": value, "label": labels[facet].get(value, value), "count": count,
                         "selected": filters.get(facet) == value} for value, count in values],
         })
+    search_url = search_links(params)
     chips = [{"facet": FACET_TITLES[key], "label": labels[key].get(value, value), "remove": search_url(**{key: None})}
              for key, value in filters.items()]
     return render_template("search/results.html", q=q, result=result, facets=facets, chips=chips, page=page,
