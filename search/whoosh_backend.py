@@ -29,6 +29,7 @@ from search.engine import RankedBackend
 from search.locking import InterProcessLock
 from search.reader import Candidate, MatchQuery, Reader, Vocabulary, stored_data
 from search.whoosh_build import collect, default_procs, write_index
+from search.whoosh_documents import DOCUMENT_CACHE, StoredDocuments
 from search.whoosh_scoring import best_documents
 from search.whoosh_stats import live_searcher, live_vocabulary
 
@@ -42,12 +43,13 @@ class WhooshBackend(RankedBackend):
 
     Options: those of :class:`search.engine.RankedBackend` (``postings_budget`` defaults to 6000 here:
     Whoosh's cost is per posting walked), ``write_timeout`` (seconds to wait for the writer lock),
-    ``build_procs`` (processes for large rebuilds; default one per core, at most 4).
+    ``build_procs`` (processes for large rebuilds; default one per core, at most 4), ``document_cache`` (decoded
+    documents kept per process: search/whoosh_documents.py).
     """
 
     def __init__(self, fields: Iterable[FieldSpec] = (), index_dir: str | os.PathLike | None = None,
                  write_timeout: float = 30.0, build_procs: int | None = None, *, candidates: int = 100,
-                 postings_budget: int | None = 6000, **options) -> None:
+                 postings_budget: int | None = 6000, document_cache: int = DOCUMENT_CACHE, **options) -> None:
         super().__init__(fields, candidates=candidates, postings_budget=postings_budget, **options)
         if index_dir is None:
             raise ValueError("WhooshBackend needs index_dir")
@@ -58,6 +60,7 @@ class WhooshBackend(RankedBackend):
         self._local = threading.local()
         self._vocab: tuple[object, Vocabulary] | None = None  # per generation+version: lexicons built lazily
         self._words_seen: dict[str, int] = {}
+        self._documents = StoredDocuments(document_cache)
 
     # ---- layout -------------------------------------------------------------------------------
     def _schema(self) -> Schema:
@@ -278,6 +281,7 @@ class WhooshBackend(RankedBackend):
         if searcher is not None:
             searcher.close()
             self._local.searcher = None
+        self._documents.clear()
 
 
 def _remember_missing_length_columns() -> None:
@@ -329,8 +333,7 @@ class WhooshReader(Reader):
         return And(parts) if parts else None
 
     def _candidate(self, docnum: int, score: float) -> Candidate:
-        stored = self.searcher.stored_fields(docnum)
-        return Candidate.from_stored(stored["key"], score, stored["data"])
+        return self.backend._documents.candidate(self.searcher, docnum, score)
 
     def match(self, query: MatchQuery) -> list[Candidate]:
         searcher = self.searcher

@@ -76,7 +76,7 @@ class LiveBM25F(scoring.BM25F):
         return log(live.count / (live.doc_frequency(fieldname, text) + 1)) + 1
 
 
-def _segment_key(segment) -> str | None:
+def segment_key(segment) -> str | None:
     """The id of the segment a leaf reader reads (None for the reader of an empty index)."""
     info = segment.segment()
     return info.segment_id() if info is not None else None
@@ -114,7 +114,7 @@ def segment_lengths(segment, fieldname: str) -> np.ndarray:
         codes[:len(stored)] = stored[:count]
         return _BYTE_LENGTHS[codes]
 
-    return _once_per_segment(_SEGMENT_LENGTHS, 1024, (_segment_key(segment), fieldname), read)
+    return _once_per_segment(_SEGMENT_LENGTHS, 1024, (segment_key(segment), fieldname), read)
 
 
 def average_lengths(searcher) -> dict[str, float]:
@@ -158,7 +158,7 @@ def segment_vocabulary(segment, groups, title_field: str | None) -> tuple[set[st
         return titles, {group: {text(term): info.doc_frequency() for term, info in segment.iter_field(f"t_{group}")}
                         for group in groups}
 
-    return _once_per_segment(_SEGMENT_VOCABULARY, 32, (_segment_key(segment), tuple(groups), title_field), read)
+    return _once_per_segment(_SEGMENT_VOCABULARY, 32, (segment_key(segment), tuple(groups), title_field), read)
 
 
 def live_vocabulary(searcher, groups, title_field: str | None) -> tuple[list[str], dict[str, int]]:
