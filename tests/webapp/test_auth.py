@@ -106,7 +106,7 @@ def test_secure_cookie_setting_uses_the_host_prefix(app_config, database_url):
     secure = create_app({**app_config, "SESSION_COOKIE_SECURE": True})
     assert secure.config["SESSION_COOKIE_NAME"] == "__Host-kb_session"
     assert secure.config["SESSION_COOKIE_SECURE"] is True
-    secure.extensions["kb"].engine.dispose()
+    secure.extensions["kb"].close()
 
 
 def test_error_pages_are_chinese(world, client, make_user, login):
@@ -135,7 +135,7 @@ def test_server_error_page_has_a_reference_and_no_trace(app_config, database_url
         response = broken.test_client().get("/boom")
     finally:
         RULES.pop("boom")
-        broken.extensions["kb"].engine.dispose()
+        broken.extensions["kb"].close()
     page = response.get_data(as_text=True)
     assert response.status_code == 500
     assert "系统出错了" in page and "错误编号" in page and "secret internals" not in page
@@ -153,7 +153,7 @@ def test_admins_time_out_after_15_minutes_when_duties_are_separated(app_config, 
             session["seen"] = time.time() - 16 * 60
     assert admin.get("/admin/users").status_code == 302  # 三员: 15 minutes
     assert finance.get("/departments").status_code == 200  # business users: 30 minutes
-    app.extensions["kb"].engine.dispose()
+    app.extensions["kb"].close()
 
 
 def test_many_failures_from_one_computer_are_slowed_down(app, client, make_user):

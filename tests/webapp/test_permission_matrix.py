@@ -245,7 +245,7 @@ def test_separation_of_duties_takes_business_writes_from_admins(app_config, data
     assert admin.post("/indicators/OWN-1/retire", data={"row_version": "1"}).status_code == 403
     assert admin.get("/admin/users").status_code == 200  # still runs the accounts
     assert admin.get("/indicators/OWN-1").status_code == 200  # and may read
-    app.extensions["kb"].engine.dispose()
+    app.extensions["kb"].close()
 
 
 @pytest.mark.parametrize("method,url", [
