@@ -115,7 +115,7 @@ def query_sets(public: Path = PUBLIC_QUERIES) -> dict[str, list[dict]]:
 # ---- running ------------------------------------------------------------------------------------
 def make_backend(name: str, workdir: Path, dsn: str | None = None, options: dict | None = None) -> BaseBackend:
     """The engine to measure, with the application's options (kb.indexing.search_options) or ``options``."""
-    options = search_options() if options is None else options
+    options = search_options(meaning=True) if options is None else options
     if name == "postgres":
         return load_backend("search.postgres_backend.PostgresBackend", fields=INDICATOR_FIELDS, dsn=dsn,
                             table=f"relevance_{uuid.uuid4().hex[:10]}", temporary=True, **options)
@@ -337,7 +337,7 @@ def main() -> int:
                         help="switch a feature off: ngram, abbreviations, synonyms, user_words, thesaurus")
     args = parser.parse_args()
     sets = args.sets.split(",")
-    options = without(search_options(), args.without)
+    options = without(search_options(meaning=True), args.without)
     backends = ["whoosh", "postgres"] if args.backend == "both" else [args.backend]
     summary = {}
     for name in backends:

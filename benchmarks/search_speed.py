@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/search_speed.py [--sizes 10000 100000] [--passes 2] [--engines whoosh postgres fts5]
         [--dsn postgresql://postgres@127.0.0.1:5432/postgres] [--compare benchmarks/results/earlier.json]
+        [--meaning on|off|both]
 
 For each size a fresh process per engine generates a realistic library from the seed vocabulary
 (names with local qualifiers, definitions, formulas, keywords, projects, 77 department names; names
 drawn Zipf-like), builds the index, then measures warm query latency (p50/p95/p99 per query type:
-exact names, 2–3 keywords, pasted project descriptions of 30–60 characters, single words), the delay
+exact names, 2–3 keywords, pasted project descriptions of 30–60 characters, single words, everyday questions),
+with the sentence model as deployed (``--meaning``; FTS5 never has it), the delay
 from an edit to it being searchable, the index size and the peak memory of the process.
 """
 from __future__ import annotations
@@ -36,9 +38,10 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 sys.path.insert(0, str(ROOT))
 
 from kb import SEED_DIR  # noqa: E402
-from kb.indexing import FACETS, INDICATOR_FIELDS, search_options  # noqa: E402
+from kb.indexing import FACETS, INDICATOR_FIELDS, search_options, sentence_model  # noqa: E402
 from search.analysis import Analyzer  # noqa: E402
 from search.base import Document, SearchQuery  # noqa: E402
+from search.meaning import pack, passage_text  # noqa: E402
 
 QUALIFIERS = ["", "", "", "农村", "城区", "全县", "乡镇", "重点", "年度", "新建", "困难群众", "中小学"]
 CLAUSES = ["，按季度统计", "，以年底数据为准", "，由主管部门审核确认", "，数据来源于业务台账", "，含县级配套部分", ""]
@@ -59,14 +62,25 @@ def load_templates() -> tuple[list[dict], list[str]]:
     return indicators, departments
 
 
-def generate(size: int, seed: int = 7) -> list[Document]:
-    """``size`` documents shaped like kb.indexing.indicator_document, from the seed vocabulary."""
+def template_meanings(templates: list[dict]) -> list[str]:
+    """The packed sentence vector of each seed indicator (search/meaning.py), shared by the documents made from it:
+    encoding 100,000 generated texts would take an hour, and a document's vector costs the same at query time
+    whatever its content."""
+    vectors = sentence_model().passages([passage_text(t["name"], t.get("definition") or "") for t in templates])
+    return [pack(vector) for vector in vectors]
+
+
+def generate(size: int, seed: int = 7, meaning: bool = False) -> list[Document]:
+    """``size`` documents shaped like kb.indexing.indicator_document, from the seed vocabulary (``meaning``: with
+    sentence vectors)."""
     rng = random.Random(seed)
     templates, departments = load_templates()
+    meanings = template_meanings(templates) if meaning else [""] * len(templates)
     weights = [1 / (rank + 1) for rank in range(len(templates))]  # Zipf(1): a few names are everywhere
     documents = []
     for n in range(size):
-        template = rng.choices(templates, weights)[0]
+        number = rng.choices(range(len(templates)), weights)[0]
+        template = templates[number]
         department = rng.choice(departments)
         name = rng.choice(QUALIFIERS) + template["name"]
         text = {
@@ -82,12 +96,14 @@ def generate(size: int, seed: int = 7) -> list[Document]:
         facets = {"department": f"D{departments.index(department):03d}", "level1": template["level1"],
                   "level2": template["level2"], "nature": template["nature"], "unit": template.get("unit", ""),
                   "status": "certified", "state": "active", "kind": "个性", "project": (template.get("projects") or [""])[0]}
-        documents.append(Document(key=text["code"], text=text, facets=facets, rank=1.0, fingerprint=str(n)))
+        documents.append(Document(key=text["code"], text=text, facets=facets, rank=1.0, fingerprint=str(n),
+                                  meaning=meanings[number]))
     return documents
 
 
 def make_queries(documents: list[Document], seed: int = 11) -> list[tuple[str, str]]:
-    """200 queries: 80 exact names, 60 keyword pairs/triples, 40 descriptions, 20 single words."""
+    """220 queries: 80 exact names, 60 keyword pairs/triples, 40 descriptions, 20 single words and 20 questions in
+    everyday words (the blind set's paraphrases: what the sentence model is asked for)."""
     rng = random.Random(seed)
     analyzer = Analyzer()
     queries = [("name", rng.choice(documents).text["name"]) for _ in range(80)]
@@ -103,6 +119,9 @@ def make_queries(documents: list[Document], seed: int = 11) -> list[tuple[str, s
             keyword=rng.choice(words), keyword2=rng.choice(words))
         queries.append(("description", re.sub(r"\s+", "", text)[:60]))
     queries += [("word", rng.choice(words)) for _ in range(20)]
+    blind = yaml.safe_load((ROOT / "benchmarks" / "queries" / "pilot_blind.yaml").read_text(encoding="utf-8"))
+    questions = [q["query"] for q in blind["queries"] if q["type"] == "paraphrase"]
+    queries += [("question", text) for text in rng.sample(questions, 20)]
     return queries
 
 
@@ -159,31 +178,32 @@ class Fts5:
         self.db.close()
 
 
-def open_engine(engine: str, workdir: Path, dsn: str | None):
+def open_engine(engine: str, workdir: Path, dsn: str | None, meaning: bool = False):
     """The engine's backend-like object, with ``rebuild``, ``upsert``, ``search(text) → keys`` and ``close``."""
     if engine == "fts5":
         return Fts5(workdir / "fts.sqlite3")
     if engine == "whoosh":
         from search.whoosh_backend import WhooshBackend
 
-        backend = WhooshBackend(INDICATOR_FIELDS, index_dir=workdir / "index", **search_options())
+        backend = WhooshBackend(INDICATOR_FIELDS, index_dir=workdir / "index", **search_options(meaning))
     elif engine == "postgres":
         from search.postgres_backend import PostgresBackend
 
         backend = PostgresBackend(INDICATOR_FIELDS, dsn=dsn, table=f"speed_{uuid.uuid4().hex[:10]}", temporary=True,
-                                  **search_options())
+                                  **search_options(meaning))
     else:
         raise SystemExit(f"不认识的检索引擎：{engine}（可选 whoosh、postgres、fts5）")
     backend.keys = lambda text: [h.key for h in backend.search(SearchQuery(text=text, facets=FACETS, limit=10)).hits]
     return backend
 
 
-def run_engine(engine: str, size: int, passes: int, dsn: str | None = None) -> dict:
+def run_engine(engine: str, size: int, passes: int, dsn: str | None = None, meaning: bool = False) -> dict:
     """Build, query and update one engine in this process; return the figures."""
-    documents = generate(size)
+    meaning = meaning and engine != "fts5"
+    documents = generate(size, meaning=meaning)
     queries = make_queries(documents)
     workdir = Path(tempfile.mkdtemp(prefix="kb-speed-"))
-    backend = open_engine(engine, workdir, dsn)
+    backend = open_engine(engine, workdir, dsn, meaning)
     try:
         search = backend.keys if engine != "fts5" else backend.search
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -207,7 +227,7 @@ def run_engine(engine: str, size: int, passes: int, dsn: str | None = None) -> d
             original = documents[n * 7]
             token = f"zzedit{n}"
             edited = Document(key=original.key, text={**original.text, "keywords": token}, facets=original.facets,
-                              fingerprint=f"edit{n}")
+                              fingerprint=f"edit{n}", meaning=original.meaning)
             started = time.perf_counter()
             backend.upsert([edited])
             while original.key not in search(token):
@@ -216,7 +236,7 @@ def run_engine(engine: str, size: int, passes: int, dsn: str | None = None) -> d
             delays.append((time.perf_counter() - started) * 1000)
         every = [t for values in timings.values() for t in values]
         return {
-            "engine": engine, "size": size, "build_s": round(build, 2), "build_cpu_s": round(build_cpu, 2),
+            "engine": engine + (" + meaning" if meaning else ""), "size": size, "build_s": round(build, 2), "build_cpu_s": round(build_cpu, 2),
             "build_children_cpu_s": round(build_children_cpu, 2),
             "p50": percentile(every, 0.5), "p95": percentile(every, 0.95), "p99": percentile(every, 0.99),
             "by_type": {k: [round(percentile(v, 0.5), 1), round(percentile(v, 0.95), 1), round(percentile(v, 0.99), 1)]
@@ -287,21 +307,25 @@ def main() -> int:
     parser.add_argument("--dsn", help="PostgreSQL URL (throwaway tables are created and dropped there)")
     parser.add_argument("--compare", type=Path, help="an earlier results JSON to compare with")
     parser.add_argument("--output", type=Path, help="where to keep this run's JSON (default benchmarks/results/)")
+    parser.add_argument("--meaning", choices=("on", "off", "both"), default="on",
+                        help="with the sentence model (as deployed), without it, or each in turn")
     parser.add_argument("--run", nargs=2, metavar=("ENGINE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        print(json.dumps(run_engine(args.run[0], int(args.run[1]), args.passes, args.dsn)))
+        print(json.dumps(run_engine(args.run[0], int(args.run[1]), args.passes, args.dsn, args.meaning == "on")))
         return 0
     engines = list(args.engines)
     dsn = postgres_dsn(args.dsn) if "postgres" in engines else None
     if "postgres" in engines and dsn is None:
         engines.remove("postgres")
+    modes = ["on", "off"] if args.meaning == "both" else [args.meaning]
     before = load_average()
     print(f"load average before: {before} ({os.cpu_count()} cores)", file=sys.stderr)
     results = []
     for size in args.sizes:
-        for engine in engines:
-            command = [sys.executable, __file__, "--run", engine, str(size), "--passes", str(args.passes)]
+        for engine, meaning in [(e, m) for e in engines for m in modes if e != "fts5" or m == "off"]:
+            command = [sys.executable, __file__, "--run", engine, str(size), "--passes", str(args.passes),
+                       "--meaning", meaning]
             out = subprocess.run(command + (["--dsn", dsn] if engine == "postgres" else []),
                                  capture_output=True, text=True, check=True)
             result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -310,22 +334,23 @@ def main() -> int:
             print(json.dumps(result, ensure_ascii=False), file=sys.stderr)
     after = load_average()
     print("| engine | docs | build s (CPU s: process + build processes) | p50 / p95 / p99 ms "
-          "| p95 by type: name / keywords / description / word ms | exact name@10 | edit → searchable ms "
+          "| p95 by type: name / keywords / description / word / question ms | exact name@10 | edit → searchable ms "
           "| index MB | peak RSS MB (build processes) | load average |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         by = r["by_type"]
         print(f"| {r['engine']} | {r['size']:,} | {r['build_s']} ({r['build_cpu_s']} + {r['build_children_cpu_s']}) | "
               f"{r['p50']:.1f} / {r['p95']:.1f} / {r['p99']:.1f} | "
-              f"{by['name'][1]} / {by['keywords'][1]} / {by['description'][1]} / {by['word'][1]} | "
+              f"{by['name'][1]} / {by['keywords'][1]} / {by['description'][1]} / {by['word'][1]} / {by['question'][1]} | "
               f"{r['exact_name_at_10']:.0%} | {r['edit_visible_ms']:.0f} | {r['index_mb'] or '–'} | "
               f"{r['peak_rss_mb']} ({r['children_peak_rss_mb']}) | {r['load_average'][0]} |")
     for size in args.sizes:
         pair = {r["engine"]: r for r in results if r["size"] == size}
-        for other in ("postgres", "fts5"):
-            if "whoosh" in pair and other in pair:
-                w, o = pair["whoosh"], pair[other]
-                print(f"\n{size:,} docs — Whoosh / {other}: p50 {w['p50'] / o['p50']:.1f}×, "
+        for first, other in (("whoosh + meaning", "whoosh"), ("postgres + meaning", "postgres"),
+                             ("whoosh", "postgres"), ("whoosh", "fts5")):
+            if first in pair and other in pair:
+                w, o = pair[first], pair[other]
+                print(f"\n{size:,} docs — {first} / {other}: p50 {w['p50'] / o['p50']:.1f}×, "
                       f"p95 {w['p95'] / o['p95']:.1f}×, build {w['build_s'] / o['build_s']:.1f}×, edit → searchable "
                       f"{w['edit_visible_ms'] / o['edit_visible_ms']:.1f}×")
     print(f"\nload average before {before}, after {after}: figures taken above 2 are upper bounds.")

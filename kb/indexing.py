@@ -11,7 +11,6 @@ Whatever a crash (kill -9) leaves queued is drained by the next commit or at sta
 from __future__ import annotations
 
 import atexit
-import functools
 import hashlib
 import json
 import logging
@@ -20,18 +19,20 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from inspect import signature
-from pathlib import Path
 
 from sqlalchemy import Engine, delete, func, insert, inspect, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from kb.db import SessionListeners, listen_to_sessions, stop_listening
 from kb.live_synonyms import forget_live_synonyms, install_live_synonyms, refresh_synonyms
+from kb.meanings import in_chunks, meaning_fingerprint, with_meanings
 from kb.models import Department, Indicator, IndicatorBasis, IndicatorSet
 from kb.models.search_outbox import SearchOutbox
+# The backend's options are read there; callers have always imported them from here.
+from kb.search_options import read_thesaurus, search_options, sentence_model, word_vectors  # noqa: F401
 from kb.vocab import IndicatorState, SetStatus
 from search.base import BaseBackend, Document, FieldSpec
-from search.vectors import WordVectors
+from search.meaning import SentenceModel
 
 # Where a match counts most: the name, then keywords/projects, then the explanation.
 # Fields sharing a group are indexed as one Whoosh field: fewer fields make queries faster.
@@ -119,11 +120,12 @@ def iter_documents(session: Session, batch_size: int = 1000) -> Iterator[Documen
         offset += batch_size
 
 
-def documents_for(session: Session, codes: Iterable[str]) -> tuple[list[Document], set[str]]:
-    """The documents of the indicators with ``codes``, and the codes that no longer exist."""
+def documents_for(session: Session, codes: Iterable[str], meaning: SentenceModel | None = None
+                  ) -> tuple[list[Document], set[str]]:
+    """The documents of the indicators with ``codes`` (with ``meaning``'s vectors), and the codes that no longer exist."""
     codes = set(codes)
     found = session.scalars(_indicators_query().where(Indicator.code.in_(codes))).all() if codes else []
-    return [indicator_document(i) for i in found], codes - {i.code for i in found}
+    return with_meanings(session, [indicator_document(i) for i in found], meaning), codes - {i.code for i in found}
 
 
 def rebuild_index(session: Session, backend: BaseBackend, progress: Callable[[int], None] | None = None,
@@ -138,7 +140,7 @@ def rebuild_index(session: Session, backend: BaseBackend, progress: Callable[[in
     """
 
     def documents() -> Iterator[Document]:
-        for document in iter_documents(session):
+        for document in in_chunks(session, iter_documents(session), backend.meaning):
             if progress:
                 progress(1)
             yield document
@@ -160,7 +162,7 @@ def check_index(session: Session, backend: BaseBackend) -> list[str]:
     """Differences between index and database, one Chinese line each (empty when in step)."""
     if not backend.is_ready():
         return ["检索索引不存在或已损坏，无法打开。"]
-    expected = {document.key: document.fingerprint for document in iter_documents(session)}
+    expected = {d.key: meaning_fingerprint(d.fingerprint, backend.meaning) for d in iter_documents(session)}
     actual = backend.fingerprints()
     problems = [f"指标 {key} 在数据库中存在，但索引中没有。" for key in sorted(expected.keys() - actual.keys())]
     problems += [f"指标 {key} 已不在数据库中，但索引中仍有。" for key in sorted(actual.keys() - expected.keys())]
@@ -196,7 +198,7 @@ def sync_outbox(engine: Engine, backend: BaseBackend, timeout: float | None = SY
                 ).all()
                 if not rows:
                     return applied
-                documents, missing = documents_for(session, {key for _, key in rows})
+                documents, missing = documents_for(session, {key for _, key in rows}, backend.meaning)
                 backend.upsert(documents)
                 backend.delete(missing)
                 session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_([row_id for row_id, _ in rows])))
@@ -354,39 +356,3 @@ def _affected_codes(session: Session, instance: object) -> set[str]:
     if isinstance(instance, Department) and instance.id is not None:
         return set(session.scalars(select(Indicator.code).where(Indicator.department_id == instance.id)))
     return set()
-
-
-def read_thesaurus(path) -> list[list[str]]:
-    """The general thesaurus's groups (one tab-separated line each, ``#`` comments), [] when absent."""
-    if not path.exists():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line.split("\t") for line in lines if line.strip() and not line.startswith("#")]
-
-
-@functools.lru_cache(maxsize=2)
-def word_vectors(path: Path) -> WordVectors | None:
-    """The word vectors at ``path``, loaded once per process (5 MB, read-only), or None without the file."""
-    return WordVectors.load(path) if path.exists() else None
-
-
-def search_options() -> dict:
-    """Backend options from the search data in ``kb/indicators/``: dictionary words, synonym groups, the
-    general thesaurus (scripts/build_thesaurus.py) and word vectors (scripts/build_wordvectors.py). The synonyms
-    are the seed: once finance's groups are in the database, :func:`settle` swaps those in (kb/live_synonyms.py)."""
-    import yaml
-
-    from kb.vocab import REFERENCE_DIR
-
-    def read(name: str) -> dict:
-        path = REFERENCE_DIR / name
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {} if path.exists() else {}
-
-    return {
-        "user_words": [str(w) for w in read("dictionary.yaml").get("words", [])],
-        "synonyms": [[str(t) for t in group] for group in read("synonyms.yaml").get("groups", [])],
-        "thesaurus": read_thesaurus(REFERENCE_DIR / "thesaurus.tsv"),
-        "word_vectors": word_vectors(REFERENCE_DIR / "wordvectors.npz"),
-        # A pasted project description belongs to one department: its other indicators fit too.
-        "feedback_facets": {"project": 1.5, "department": 1.2},
-    }

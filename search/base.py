@@ -45,7 +45,8 @@ class Document:
 
     ``text`` holds the analysed fields (name, keywords, definition…), ``facets`` exact values to
     filter and count by (department, level1…), ``rank`` a static multiplier (e.g. retired items
-    lower), ``fingerprint`` a digest of the content so drift between index and source is detectable.
+    lower), ``fingerprint`` a digest of the content so drift between index and source is detectable,
+    ``meaning`` the packed sentence vector of the document (search/meaning.py; empty: none).
     """
 
     key: str
@@ -53,6 +54,7 @@ class Document:
     facets: Mapping[str, str] = field(default_factory=dict)
     rank: float = 1.0
     fingerprint: str = ""
+    meaning: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,12 @@ class SearchResults:
 
 
 class BaseBackend(ABC):
-    """A search engine. Writers are serialised by the backend; readers never block."""
+    """A search engine. Writers are serialised by the backend; readers never block.
+
+    ``meaning``: the sentence model (search/meaning.py) whose vectors the documents should carry, or None.
+    """
+
+    meaning = None
 
     def __init__(self, fields: Iterable[FieldSpec] = (), **options) -> None:
         # Options are checked, never swallowed: a misspelt one (feedback_facet for feedback_facets) would

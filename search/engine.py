@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from search.analysis import Analyzer, Synonyms, normalize
 from search.base import BaseBackend, Document, FieldSpec, SearchQuery, SearchResults, UnknownOption
+from search.meaning import SentenceModel
 from search.planner import FEATURES
 from search.reader import Reader
 from search.ranking import Ranker, RankingSettings
@@ -16,13 +17,16 @@ from search.vectors import WordVectors
 
 # The options every ranked engine takes (search/ranking.py); NullBackend accepts them too, so one
 # configuration works with any backend.
-RANKING_OPTIONS = ("user_words", "synonyms", "thesaurus", "word_vectors", "candidates", "feedback_facets", "postings_budget", "disabled")
+RANKING_OPTIONS = ("user_words", "synonyms", "thesaurus", "word_vectors", "meaning", "candidates", "feedback_facets",
+                   "postings_budget", "disabled")
 
 
 class RankedBackend(BaseBackend):
     """Options: ``user_words`` (extra dictionary words), ``synonyms`` (groups of equivalent terms),
     ``thesaurus`` (groups of a general thesaurus, expanded below the synonyms), ``word_vectors`` (a
-    :class:`search.vectors.WordVectors`: words near in meaning), ``candidates`` (how many hits are re-ranked), ``feedback_facets`` (facet → factor: the dominant value
+    :class:`search.vectors.WordVectors`: words near in meaning), ``meaning`` (a :class:`search.meaning.SentenceModel`:
+    candidates closer in meaning to the whole query move up; documents carry its vectors), ``candidates`` (how many
+    hits are re-ranked), ``feedback_facets`` (facet → factor: the dominant value
     among the best hits of a long query is boosted), ``postings_budget`` (about how many postings one query
     may walk; bounds the latency of long queries on engines that walk postings, None: no bound),
     ``disabled`` (ranking features of search.planner.FEATURES to switch off, to measure each one).
@@ -30,7 +34,7 @@ class RankedBackend(BaseBackend):
 
     def __init__(self, fields: Iterable[FieldSpec] = (), *, user_words: Iterable[str] = (),
                  synonyms: Iterable[Iterable[str]] = (), thesaurus: Iterable[Iterable[str]] = (),
-                 word_vectors: WordVectors | None = None, candidates: int = 100,
+                 word_vectors: WordVectors | None = None, meaning: SentenceModel | None = None, candidates: int = 100,
                  feedback_facets: dict[str, float] | None = None, postings_budget: int | None = None,
                  disabled: Iterable[str] = (), **options) -> None:
         super().__init__(fields, **options)
@@ -47,7 +51,8 @@ class RankedBackend(BaseBackend):
             raise UnknownOption(f"没有这些检索特性可关闭：{', '.join(sorted(unknown))}（可选：{', '.join(sorted(FEATURES))}）")
         self.settings = RankingSettings(self.fields, self.analyzer, self.synonyms, candidates,
                                         self.feedback_facets, postings_budget, FEATURES - set(disabled), self.thesaurus,
-                                        word_vectors)
+                                        word_vectors, meaning)
+        self.meaning = self.settings.meaning
         self._groups = self.settings.groups
         self._title = next((f.name for f in self.fields if f.title), None)
 

@@ -30,7 +30,7 @@ LEAD_WEIGHT = 1.5
 # query the library's words sharing a character with them, weigh this much (below any typed word).
 NGRAM_WEIGHT, NGRAM_CHAR_WEIGHT, NGRAM_WORDS = 0.6, 0.3, 4
 # Ranking features that can be switched off (benchmarks/relevance.py --without, the ablation table).
-FEATURES = frozenset({"ngram", "vectors"})
+FEATURES = frozenset({"ngram", "vectors", "meaning"})
 # A token found in more than this share of documents says little (用于, 服务, 率 …).
 STOP_SHARE = 0.2
 # The most terms handed to the engine; the most telling win (client-side minimum-should-match).
@@ -58,6 +58,7 @@ class Plan:
 TYPED, SYNONYM, TYPO, PINYIN, CONTAINING, NGRAM, RELATED = "输入词", "同义词", "纠错", "拼音", "含该字的词", "字面相近", "库内相关词"
 THESAURUS = "通用同义词库"
 SIMILAR = "词义相近"
+MEANT = "整句意思相近"
 
 
 def plan_query(

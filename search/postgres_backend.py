@@ -162,7 +162,8 @@ class PostgresBackend(RankedBackend):
                 exact[spec.name] = normalize(value)
             if spec.dictionary:
                 words.update(w for w in value.split() if len(w) >= 2)
-        data = stored_data(document.fingerprint, document.rank, document.facets, highlights, title_tokens, all_tokens)
+        data = stored_data(document.fingerprint, document.rank, document.facets, highlights, title_tokens, all_tokens,
+                           document.meaning)
         facets = {name: str(value) for name, value in document.facets.items() if value}
         distinct = {group: set(tokens) for group, tokens in grouped.items()}
         ordered = [(token, self._labels[group]) for group, tokens in grouped.items() for token in tokens]

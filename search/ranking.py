@@ -13,8 +13,9 @@ from collections.abc import Iterable
 
 from search.analysis import Analyzer, Synonyms, highlight, normalize
 from search.base import FieldSpec, Hit, Reason, SearchQuery, SearchResults
-from search.planner import (FEATURES, SHORT_QUERY, SIMILAR_FLOOR, SIMILAR_WORDS, TYPED, Plan, coverage,
+from search.planner import (FEATURES, MEANT, SHORT_QUERY, SIMILAR_FLOOR, SIMILAR_WORDS, TYPED, Plan, coverage,
                             plan_query)
+from search.meaning import SentenceModel, pool_bonus
 from search.reader import Candidate, MatchQuery, Reader, TermClause, facet_values
 from search.vectors import WordVectors
 
@@ -37,6 +38,10 @@ FEEDBACK_TOP, FEEDBACK_SHARE = 5, 0.5
 # Share of the final score given to how close in meaning the query and the document are as wholes (the idf-weighted
 # sums of their word vectors): a paraphrase in everyday speech shares few words but many meanings with its indicator.
 MEANING_SHARE = 1.0
+# Sentence meaning (search/meaning.py), asked only when no candidate holds every word typed (an exact name or
+# a keyword needs no model, and skipping it keeps those queries fast): a candidate this many standard deviations
+# closer in meaning than the pool's mean gains SENTENCE_SHARE per deviation beyond it.
+SENTENCE_SHARE, SENTENCE_FLOOR = 0.5, 1.0
 
 
 class RankingSettings:
@@ -45,8 +50,9 @@ class RankingSettings:
     def __init__(self, fields: Iterable[FieldSpec], analyzer: Analyzer, synonyms: Synonyms, candidates: int,
                  feedback_facets: dict[str, float], postings_budget: int | None,
                  features: frozenset[str] = FEATURES, thesaurus: Synonyms | None = None,
-                 vectors: WordVectors | None = None) -> None:
+                 vectors: WordVectors | None = None, meaning: SentenceModel | None = None) -> None:
         self.features = frozenset(features)
+        self.meaning = meaning if "meaning" in self.features else None
         self.thesaurus = thesaurus
         self.vectors = vectors if "vectors" in self.features and vectors is not None and len(vectors) else None
         self.fields = tuple(fields)
@@ -140,11 +146,14 @@ class Ranker:
             for candidate in exact_hits:
                 scored.setdefault(candidate.key, (1.0, candidate))
         ranked = []
-        meanings = self._meanings([c for _, c in scored.values()], plan) if plan is not None else {}
+        pool = [c for _, c in scored.values()]
+        meanings = self._meanings(pool, plan) if plan is not None else {}
+        meant = self._sentence_meanings(pool, plan) if plan is not None else {}
         for key, (share, candidate) in scored.items():
             if key in excluded:
                 continue
-            relevance, factor = self._relevance(share, candidate, plan, meanings.get(key, 0.0))
+            relevance, factor = self._relevance(share, candidate, plan, meanings.get(key, 0.0) + meant.get(key, 0.0))
+            candidate.meant = key in meant
             bonus = EXACT_BONUS if key in exact else 0.0
             candidate.relevance = relevance + bonus
             ranked.append((relevance * factor + bonus, key, candidate))
@@ -239,14 +248,28 @@ class Ranker:
                 cache[candidate.key] = vectors.text_vector({t: idf(t) for t in candidate.tokens if len(t) > 1})
         return {c.key: max(0.0, float(query @ cache[c.key])) for c in candidates if cache[c.key] is not None}
 
+    def _sentence_meanings(self, candidates: list[Candidate], plan: Plan) -> dict[str, float]:
+        """Candidate key → bonus for being closer in meaning to the whole query than the rest of the pool (only
+        those that gain): asked when the words alone found no candidate holding every typed word."""
+        model = self.settings.meaning
+        with_vectors = [c for c in candidates if c.meaning is not None]
+        if model is None or len(with_vectors) < 3 or not plan.typed:
+            return {}
+        if any(plan.typed <= c.tokens for c in candidates):
+            return {}
+        bonus = pool_bonus(model.query(plan.text), [c.meaning for c in with_vectors], SENTENCE_SHARE, SENTENCE_FLOOR)
+        return {c.key: b for c, b in zip(with_vectors, bonus) if b > 0}
+
     @staticmethod
     def _reasons(candidate: Candidate, plan: Plan | None) -> tuple[Reason, ...]:
-        """The query's terms found in the hit, most telling first, each with how it entered the query."""
+        """The query's terms found in the hit, most telling first, each with how it entered the query; last, when
+        the sentence model moved it up, that its meaning is close to the whole query."""
         if plan is None:
             return ()
         found = [t for t in plan.terms if t in candidate.tokens]
         found.sort(key=lambda t: (plan.origins.get(t, (TYPED,))[0] != TYPED, -plan.terms[t] * plan.idf.get(t, 0.0)))
-        return tuple(Reason(t, *plan.origins.get(t, (TYPED, t))) for t in found)
+        reasons = tuple(Reason(t, *plan.origins.get(t, (TYPED, t))) for t in found)
+        return (Reason("", MEANT, plan.text), *reasons) if candidate.meant else reasons
 
     def _results(self, ranked, plan: Plan | None) -> SearchResults:
         query = self.query

@@ -12,8 +12,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from search.vectors import WordVectors
+import numpy as np
+
 from search.analysis import Homophones, PinyinLexicon
+from search.meaning import unpack
+from search.vectors import WordVectors
 
 
 @dataclass(frozen=True)
@@ -66,20 +69,25 @@ class Candidate:
     tokens: frozenset[str] = frozenset()  # every token of every field
     relevance: float = 0.0  # set by the ranker
     complete: bool = False  # set by the ranker: contains every word typed
+    meaning: np.ndarray | None = None  # the document's sentence vector (search/meaning.py)
+    meant: bool = False  # set by the ranker: moved up for its meaning
 
     @classmethod
     def from_stored(cls, key: str, score: float, data: Mapping) -> Candidate:
         """From the stored form written by :func:`stored_data`."""
         return cls(key=key, score=score, rank=data.get("rank", 1.0), facets=dict(data.get("facets", {})),
                    highlights=dict(data.get("hl", {})), title_tokens=tuple(data.get("tt", ())),
-                   tokens=frozenset(data.get("ct", "").split()))
+                   tokens=frozenset(data.get("ct", "").split()), meaning=unpack(data.get("mv", "")))
 
 
 def stored_data(fingerprint: str, rank: float, facets: Mapping[str, str], highlights: Mapping[str, str],
-                title_tokens: Iterable[str], tokens: Iterable[str]) -> dict:
+                title_tokens: Iterable[str], tokens: Iterable[str], meaning: str = "") -> dict:
     """What a backend stores per document so it can answer with :class:`Candidate` values (JSON-able)."""
-    return {"fp": fingerprint, "rank": rank, "facets": dict(facets), "hl": dict(highlights),
+    data = {"fp": fingerprint, "rank": rank, "facets": dict(facets), "hl": dict(highlights),
             "tt": list(title_tokens), "ct": " ".join(dict.fromkeys(tokens))}
+    if meaning:
+        data["mv"] = meaning
+    return data
 
 
 class Vocabulary:

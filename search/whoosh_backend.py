@@ -123,7 +123,7 @@ class WhooshBackend(RankedBackend):
         fields = {
             "key": document.key,
             "data": stored_data(document.fingerprint, document.rank, document.facets, highlights, title_tokens,
-                                all_tokens),
+                                all_tokens, document.meaning),
         }
         for group, tokens in grouped.items():
             fields[f"t_{group}"] = " ".join(tokens)

@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from typing import NamedTuple
 
+from search.meaning import unpack
 from search.reader import Candidate
 from search.whoosh_stats import segment_key
 
@@ -28,6 +29,7 @@ class _Decoded(NamedTuple):
     highlights: dict
     title_tokens: tuple[str, ...]
     tokens: frozenset[str]
+    meaning: object  # numpy vector or None
 
 
 class StoredDocuments:
@@ -55,7 +57,7 @@ class StoredDocuments:
                 if (segment, local) in self._decoded:  # another thread may have just let it go
                     self._decoded.move_to_end((segment, local))
         return Candidate(decoded.key, score, decoded.rank, decoded.facets, decoded.highlights,
-                         decoded.title_tokens, decoded.tokens)
+                         decoded.title_tokens, decoded.tokens, meaning=decoded.meaning)
 
     def __len__(self) -> int:
         return len(self._decoded)
@@ -70,7 +72,8 @@ def _decode(stored: dict) -> _Decoded:
     # Interned: a word is held once however many documents keep it (a tenth of the memory per document).
     intern = sys.intern
     return _Decoded(stored["key"], data.get("rank", 1.0), dict(data.get("facets", {})), dict(data.get("hl", {})),
-                    tuple(map(intern, data.get("tt", ()))), frozenset(map(intern, data.get("ct", "").split())))
+                    tuple(map(intern, data.get("tt", ()))), frozenset(map(intern, data.get("ct", "").split())),
+                    unpack(data.get("mv", "")))
 
 
 def _locate(searcher, docnum: int) -> tuple[str | None, int]:

@@ -29,6 +29,9 @@ from kb.schemas import IndicatorSchema
 from kb.vocab import SetStatus
 
 POSTGRES_URL = os.environ.get("KB_TEST_DATABASE_URL")
+# Encoding the seed's 300 indicators with the sentence model takes seconds; most tests load the seed, so they run
+# with words only. The meaning tests, the relevance floor and the browser tests switch it on.
+os.environ.setdefault("SEARCH_MEANING", "false")
 SEED_PATHS = [SEED_DIR / "departments", SEED_DIR / "indicators" / "common.yaml"]
 
 

@@ -46,7 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     engine = make_engine(app.config["DATABASE_URL"])
     sessions = make_session_factory(engine)
     backend = load_backend(
-        app.config["SEARCH_BACKEND"], fields=INDICATOR_FIELDS, **search_options(),
+        app.config["SEARCH_BACKEND"], fields=INDICATOR_FIELDS, **search_options(meaning=app.config["SEARCH_MEANING"]),
         # Where an index may live: a folder (Whoosh) or the database (search.postgres_backend).
         locations={"index_dir": app.config["SEARCH_INDEX_DIR"], "database_url": app.config["DATABASE_URL"]},
     )

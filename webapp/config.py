@@ -13,7 +13,10 @@ DEFAULTS: dict[str, Any] = {
     "KB_SECRET_KEY": None,  # default: generated once and kept in the data directory
     "SEARCH_BACKEND": "search.whoosh_backend.WhooshBackend",  # search.null.NullBackend: no search
     "SEARCH_INDEX_DIR": None,  # default: $KB_DATA_DIR/index
-    "SEARCH_REPAIR_ON_START": True,  # kb serve: rebuild a missing/damaged/stale index, apply queued updates
+    "SEARCH_REPAIR_ON_START": True,
+    # Rank by the meaning of the whole query too (search/meaning.py: a sentence model run on the CPU, ~10–30 ms a
+    # query that its words alone do not answer; indexing encodes each new indicator text once). false: words only.
+    "SEARCH_MEANING": True,  # kb serve: rebuild a missing/damaged/stale index, apply queued updates
     "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
     # Security profile (等保 2.0 / security.md); check-deploy reports unsafe values.
     "PASSWORD_MIN_LENGTH": 8,
@@ -48,7 +51,7 @@ TYPED_ENVIRONMENT_KEYS = (
     "MAX_CONTENT_LENGTH", "PASSWORD_MIN_LENGTH", "PASSWORD_MAX_AGE_DAYS", "PASSWORD_HISTORY",
     "ACCOUNT_INACTIVE_DAYS", "LOGIN_MAX_FAILURES",
     "LOGIN_LOCKOUT_MINUTES", "LOGIN_ADDRESS_MAX_FAILURES", "LOGIN_ADDRESS_WINDOW_MINUTES", "SESSION_IDLE_MINUTES",
-    "SEARCH_RATE_PER_MINUTE", "SESSION_COOKIE_SECURE", "SEPARATION_OF_DUTIES",
+    "SEARCH_RATE_PER_MINUTE", "SEARCH_MEANING", "SESSION_COOKIE_SECURE", "SEPARATION_OF_DUTIES",
     "AUDIT_RETENTION_DAYS", "KB_ALLOW_UNSAFE", "UPLOAD_LIFETIME_MINUTES", "KB_QUERY_LOG_DAYS",
 )
 

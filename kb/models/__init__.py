@@ -4,6 +4,7 @@ from kb.models.base import Base
 from kb.models.department import Department, IndicatorSet
 from kb.models.goal import BudgetProject, GoalReview, GoalRow, GoalRowComment, PerformanceGoal
 from kb.models.indicator import Indicator, IndicatorBasis
+from kb.models.meaning_vector import MeaningVector
 from kb.models.monitoring import MonitoringEntry, MonitoringIndicator, MonitoringRound, MonitoringRuleVersion
 from kb.models.personal import Favourite, RecentView
 from kb.models.query_log import QueryLogEntry
@@ -32,6 +33,7 @@ __all__ = [
     "Indicator",
     "IndicatorBasis",
     "IndicatorSet",
+    "MeaningVector",
     "MonitoringEntry",
     "MonitoringIndicator",
     "MonitoringRound",

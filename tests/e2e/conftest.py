@@ -69,6 +69,7 @@ def _config(data_dir: Path) -> dict:
         "DATABASE_URL": f"sqlite:///{data_dir / 'kb.sqlite3'}",
         "KB_SECRET_KEY": "e2e-secret",
         "SEARCH_BACKEND": SEARCH_BACKEND,
+        "SEARCH_MEANING": True,  # as deployed (the other tests switch it off: tests/conftest.py)
     }
 
 

@@ -14,8 +14,10 @@ from tests.conftest import POSTGRES_URL
 
 # Measured 0.973 (Whoosh) / 0.974 (PostgreSQL) on the dev half when the split was made.
 DEV_NDCG_FLOOR = 0.95
-# Measured 0.834 (Whoosh) on the blind dev half with word vectors, 0.776 without them (2026-12-05).
-BLIND_DEV_NDCG_FLOOR = 0.81
+# Measured 0.834 (Whoosh) on the blind dev half with word vectors, 0.776 without them (2026-12-05); 0.889 with the
+# sentence model too, paraphrases 0.725 → 0.845 (2026-12-06): the floors fail when the model stops ranking.
+BLIND_DEV_NDCG_FLOOR = 0.86
+BLIND_DEV_PARAPHRASE_FLOOR = 0.80
 
 
 def _benchmark():
@@ -67,3 +69,5 @@ def test_blind_dev_half_ndcg_stays_above_the_floor(engine: str) -> None:
     by_type, _ = relevance.evaluate(relevance.query_sets()["blind-dev"], engine, POSTGRES_URL)
     ndcg = relevance.overall(by_type)[0]
     assert ndcg >= BLIND_DEV_NDCG_FLOOR, f"nDCG@10 {ndcg:.3f} < {BLIND_DEV_NDCG_FLOOR}"
+    paraphrase = relevance.overall({"paraphrase": by_type["paraphrase"]})[0]
+    assert paraphrase >= BLIND_DEV_PARAPHRASE_FLOOR, f"paraphrase nDCG@10 {paraphrase:.3f} < {BLIND_DEV_PARAPHRASE_FLOOR}"
