@@ -39,9 +39,10 @@ FEEDBACK_TOP, FEEDBACK_SHARE = 5, 0.5
 # sums of their word vectors): a paraphrase in everyday speech shares few words but many meanings with its indicator.
 MEANING_SHARE = 1.0
 # Sentence meaning (search/meaning.py), asked only when no candidate holds every word typed (an exact name or
-# a keyword needs no model, and skipping it keeps those queries fast): a candidate this many standard deviations
-# closer in meaning than the pool's mean gains SENTENCE_SHARE per deviation beyond it.
-SENTENCE_SHARE, SENTENCE_FLOOR = 0.5, 1.0
+# a keyword needs no model, and skipping it keeps those queries fast) and the query is a question or a name, not a
+# pasted description (its many words carry it; encoding it would cost 30 ms): a candidate this many standard
+# deviations closer in meaning than the pool's mean gains SENTENCE_SHARE per deviation beyond it.
+SENTENCE_SHARE, SENTENCE_FLOOR, SENTENCE_CHARS = 0.5, 1.0, 32
 
 
 class RankingSettings:
@@ -253,7 +254,7 @@ class Ranker:
         those that gain): asked when the words alone found no candidate holding every typed word."""
         model = self.settings.meaning
         with_vectors = [c for c in candidates if c.meaning is not None]
-        if model is None or len(with_vectors) < 3 or not plan.typed:
+        if model is None or len(with_vectors) < 3 or not plan.typed or len(plan.text) > SENTENCE_CHARS:
             return {}
         if any(plan.typed <= c.tokens for c in candidates):
             return {}
