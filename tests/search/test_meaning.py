@@ -2,6 +2,8 @@
 the ranker moves such candidates up and says so, and a query its words already answer never asks the model."""
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +117,15 @@ def test_documents_without_vectors_rank_by_words_alone(tmp_path: Path, model) ->
         assert hits and all(r.kind != MEANT for hit in hits for r in hit.reasons)
     finally:
         backend.close()
+
+
+def test_a_search_does_not_wait_for_a_whole_bulk_encoding() -> None:
+    model = SentenceModel()
+    model.passages(["预热"])
+    texts = [f"{name}；{definition}（第{i}条）" for i in range(12) for name, definition in TEXTS.values()]
+    bulk = threading.Thread(target=model.passages, args=(texts,))
+    bulk.start()
+    time.sleep(0.05)
+    model.query(QUESTION)
+    assert bulk.is_alive(), "the query waited for all 96 passages: the model must be taken batch by batch"
+    bulk.join()
