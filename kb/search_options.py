@@ -3,9 +3,10 @@ model, read from ``kb/indicators/`` (the same options for every backend, kb.inde
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 
-from search.meaning import SentenceModel
+from search.meaning import SentenceModel, unavailable
 from search.vectors import WordVectors
 
 
@@ -24,8 +25,13 @@ def word_vectors(path: Path) -> WordVectors | None:
 
 
 @functools.cache
-def sentence_model() -> SentenceModel:
-    """One sentence model per process: every backend of the process shares it (and its query cache)."""
+def sentence_model() -> SentenceModel | None:
+    """One sentence model per process: every backend of the process shares it (and its query cache); None, with a
+    warning in the log, where it cannot run (search then ranks by words only; `kb check-deploy` says why)."""
+    reason = unavailable()
+    if reason:
+        logging.getLogger(__name__).warning("检索不使用整句意思排序：%s。", reason)
+        return None
     return SentenceModel()
 
 

