@@ -90,7 +90,7 @@ def passage_text(title: str, explanation: str) -> str:
 
 
 def pack(vector: np.ndarray) -> str:
-    """A vector as stored with a document (float16, base64: 512 characters, JSON-safe for every backend)."""
+    """A vector as stored with a document (float16, base64: 1,024 characters, JSON-safe for every backend)."""
     return base64.b64encode(np.asarray(vector, dtype=np.float16).tobytes()).decode("ascii")
 
 

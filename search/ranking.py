@@ -15,7 +15,7 @@ from search.analysis import Analyzer, Synonyms, highlight, normalize
 from search.base import FieldSpec, Hit, Reason, SearchQuery, SearchResults
 from search.planner import (FEATURES, MEANT, SHORT_QUERY, SIMILAR_FLOOR, SIMILAR_WORDS, TYPED, Plan, coverage,
                             plan_query)
-from search.meaning import SentenceModel, pool_bonus
+from search.meaning import SentenceModel, pool_bonus, unpack
 from search.reader import Candidate, MatchQuery, Reader, TermClause, facet_values
 from search.vectors import WordVectors
 
@@ -253,12 +253,13 @@ class Ranker:
         """Candidate key → bonus for being closer in meaning to the whole query than the rest of the pool (only
         those that gain): asked when the words alone found no candidate holding every typed word."""
         model = self.settings.meaning
-        with_vectors = [c for c in candidates if c.meaning is not None]
+        with_vectors = [c for c in candidates if c.meaning]
         if model is None or len(with_vectors) < 3 or not plan.typed or len(plan.text) > SENTENCE_CHARS:
             return {}
         if any(plan.typed <= c.tokens for c in candidates):
             return {}
-        bonus = pool_bonus(model.query(plan.text), [c.meaning for c in with_vectors], SENTENCE_SHARE, SENTENCE_FLOOR)
+        bonus = pool_bonus(model.query(plan.text), [unpack(c.meaning) for c in with_vectors], SENTENCE_SHARE,
+                           SENTENCE_FLOOR)
         return {c.key: b for c, b in zip(with_vectors, bonus) if b > 0}
 
     @staticmethod

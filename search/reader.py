@@ -12,10 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from search.analysis import Homophones, PinyinLexicon
-from search.meaning import unpack
 from search.vectors import WordVectors
 
 
@@ -69,7 +66,7 @@ class Candidate:
     tokens: frozenset[str] = frozenset()  # every token of every field
     relevance: float = 0.0  # set by the ranker
     complete: bool = False  # set by the ranker: contains every word typed
-    meaning: np.ndarray | None = None  # the document's sentence vector (search/meaning.py)
+    meaning: str = ""  # the document's packed sentence vector (search/meaning.py), unpacked only when asked
     meant: bool = False  # set by the ranker: moved up for its meaning
 
     @classmethod
@@ -77,7 +74,7 @@ class Candidate:
         """From the stored form written by :func:`stored_data`."""
         return cls(key=key, score=score, rank=data.get("rank", 1.0), facets=dict(data.get("facets", {})),
                    highlights=dict(data.get("hl", {})), title_tokens=tuple(data.get("tt", ())),
-                   tokens=frozenset(data.get("ct", "").split()), meaning=unpack(data.get("mv", "")))
+                   tokens=frozenset(data.get("ct", "").split()), meaning=data.get("mv", ""))
 
 
 def stored_data(fingerprint: str, rank: float, facets: Mapping[str, str], highlights: Mapping[str, str],

@@ -13,7 +13,6 @@ from bisect import bisect_right
 from collections import OrderedDict
 from typing import NamedTuple
 
-from search.meaning import unpack
 from search.reader import Candidate
 from search.whoosh_stats import segment_key
 
@@ -29,7 +28,7 @@ class _Decoded(NamedTuple):
     highlights: dict
     title_tokens: tuple[str, ...]
     tokens: frozenset[str]
-    meaning: object  # numpy vector or None
+    meaning: str  # packed (search/meaning.py)
 
 
 class StoredDocuments:
@@ -73,7 +72,7 @@ def _decode(stored: dict) -> _Decoded:
     intern = sys.intern
     return _Decoded(stored["key"], data.get("rank", 1.0), dict(data.get("facets", {})), dict(data.get("hl", {})),
                     tuple(map(intern, data.get("tt", ()))), frozenset(map(intern, data.get("ct", "").split())),
-                    unpack(data.get("mv", "")))
+                    data.get("mv", ""))
 
 
 def _locate(searcher, docnum: int) -> tuple[str | None, int]:
