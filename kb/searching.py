@@ -1,15 +1,12 @@
 """Searching the library: turns a user's query into a backend query and hits into CONTRACT §5 shape.
 
-Query understanding uses data only: category words come from the taxonomy (``时效指标``,
-``满意度指标``, ``效益指标`` …) and department words from the departments in the database (``民政``,
-``教育局``, ``卫健局`` — an abbreviation keeps the characters of the name in order). A query made only
-of such words becomes filters; otherwise they boost the matching indicators.
+Department and category words (:mod:`kb.understanding`): a query made only of such words becomes
+filters; otherwise they boost the matching indicators.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -17,11 +14,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from kb import fallback_search
 from kb.indexing import COMMON_STATUS, FACETS, settle
-from kb.intent import find_departments, is_name_word
 from kb.models import Department, Indicator
 from kb.search_cache import cache_version, cached_search, query_cache
-from kb.vocab import IndicatorState, SetStatus, taxonomy
-from search.analysis import normalize
+from kb.understanding import Understanding, department_rows, understand
+from kb.vocab import IndicatorState, SetStatus
 from search.base import BaseBackend, SearchQuery
 
 MAX_LIMIT = 100
@@ -31,44 +27,10 @@ OWN_BOOST, COMMON_BOOST = 2.0, 1.6
 LEVEL1_ORDER = ("产出指标", "效益指标", "满意度指标", "成本指标")
 SATISFACTION, SATISFACTION_EXTRA = "满意度指标", 2
 DOMINANT_TOP = 5
-# What is left of a query once its department and category words are gone that asks for nothing more
-# (卫健委的满意度指标, 住建局有哪些指标).
-_FILLER = re.compile(r"[\s,，、;；:：。?？的]+|有哪些|哪些|相关|所有|全部|指标")
 # What a search can be filtered by: the facets of the documents (one definition, kb.indexing.FACETS).
 FILTER_KEYS = FACETS
 STATUS_LABELS = {status.value: status.label for status in SetStatus} | {COMMON_STATUS: "共性指标"}
 STATE_LABELS = {IndicatorState.ACTIVE.value: "在用", IndicatorState.RETIRED.value: "已停用"}
-
-
-@dataclass
-class Understanding:
-    """What a query says besides its words: departments and categories named in it."""
-
-    text: str
-    departments: list[str] = field(default_factory=list)
-    level1: str | None = None
-    level2: str | None = None
-    department_names: dict[str, str] = field(default_factory=dict)  # code → name of every department
-
-
-def _category_words() -> list[tuple[str, str, str]]:
-    """``(word, level, value)`` for every category name and alias ending in 指标, longest first."""
-    tax = taxonomy()
-    words = []
-    for level1, level2s in tax.levels.items():
-        words.append((level1, "level1", level1))
-        words.extend((level2, "level2", level2) for level2 in level2s)
-    words += [(alias, "level1", target) for alias, target in tax.level1_aliases.items()]
-    words += [(alias, "level2", tax.canonical_level2(target)) for alias, target in tax.level2_aliases.items()]
-    return sorted({w for w in words if w[0].endswith("指标")}, key=lambda w: len(w[0]), reverse=True)
-
-
-def department_rows(session: Session) -> list[tuple[int, str, str, bool]]:
-    """``(id, code, name, has indicators)`` of every department: the vocabulary of department words and
-    the labels of the department facet, in one query."""
-    owners = select(Indicator.department_id).where(Indicator.department_id.is_not(None)).distinct()
-    return [tuple(row) for row in
-            session.execute(select(Department.id, Department.code, Department.name, Department.id.in_(owners)))]
 
 
 def understood(session: Session, backend: BaseBackend, text: str) -> Understanding:
@@ -79,46 +41,6 @@ def understood(session: Session, backend: BaseBackend, text: str) -> Understandi
     version = cache_version(backend)
     departments = cache.value(version, "departments", lambda: department_rows(session))
     return cache.memo(version, ("understand", text), lambda: understand(session, text, departments))
-
-
-def understand(session: Session, text: str,
-               departments: list[tuple[int, str, str, bool]] | None = None) -> Understanding:
-    """Find category and department words in ``text``; the rest is the text to search.
-
-    ``departments``: :func:`department_rows` when the caller has them (read from the database otherwise).
-    """
-    rest = normalize(text)
-    found = Understanding(text=rest)
-    for word, level, value in _category_words():
-        if word in rest:
-            rest = rest.replace(word, " ")
-            if getattr(found, level) is None:
-                setattr(found, level, value)
-    if found.level2 and not found.level1:
-        found.level1 = next((l1 for l1, l2s in taxonomy().levels.items() if found.level2 in l2s), None)
-    # Only departments that have indicators can be meant (a department with none would empty the results).
-    # One query: the names also label the department facet of the results.
-    rows = department_rows(session) if departments is None else departments
-    found.department_names = {code: name for _, code, name, _ in rows}
-    departments = [(code, name) for _, code, name, owns in rows if owns]
-    named = []
-    parts = set(re.split(r"[\s,，、;；:：。]+", rest))
-    names = dict(departments)
-    for word, code in find_departments(rest, departments):
-        if code not in found.departments:
-            found.departments.append(code)
-        if word in parts or is_name_word(word, names[code]):
-            named.append(word)
-    remaining = rest
-    for part in named:
-        remaining = remaining.replace(part, " ")
-    if not _FILLER.sub("", remaining) and not (found.level1 or found.level2):
-        remaining = rest  # only a department word (民政, 信访): search for it, with the department boosted
-    elif not _FILLER.sub("", remaining):
-        remaining = ""  # 卫健委的满意度指标: a department and a category, nothing else to match
-    # Keep the punctuation: a pasted description's first clause names its project (see search.planner).
-    found.text = re.sub(r"\s+", " ", remaining).strip(" ,，、;；:：。")
-    return found
 
 
 def search_indicators(
@@ -152,7 +74,8 @@ def search_indicators(
         return {"total": total, "hits": hits_for(session, [(code, 0.0, {}) for code in codes], details), "facets": {},
                 "suggestion": None, "labels": {name: {} for name in FILTER_KEYS}, "index_rebuilding": True}
     hits = list(results.hits)
-    if found.departments and not found.text and (found.level1 or found.level2) and "department" not in filters:
+    if found.departments and not found.text and (found.level1 or found.level2) and \
+            filters.get("department", found.departments[0]) in found.departments:  # (or the filter agrees)
         results, hits = _with_common(backend, query, results, hits, limit, max(0, offset))
     facets = {name: dict(counts) for name, counts in results.facet_counts.items()}  # the cached answer stays as it is
     labels = {name: {value: facet_label(name, value, found.department_names)

@@ -59,6 +59,10 @@ class SentenceModel:
         self.threads = threads
         self._model = None
         self._lock = threading.Lock()
+        # Queries go first: a bulk encode waits between batches while one is waiting for the model (a plain lock
+        # is no queue, so the bulk thread would take it back at once and the query wait for the whole encode).
+        self._queries = threading.Condition()
+        self._queries_waiting = 0
         # A query asked again (the next page, the same words from another officer) is not encoded again.
         self.query = functools.lru_cache(maxsize=1024)(self._query)
 
@@ -70,8 +74,15 @@ class SentenceModel:
         return self._model
 
     def _query(self, text: str) -> np.ndarray:
-        with self._lock:
-            vector = self._loaded().query(text[:QUERY_CHARS])
+        with self._queries:
+            self._queries_waiting += 1
+        try:
+            with self._lock:
+                vector = self._loaded().query(text[:QUERY_CHARS])
+        finally:
+            with self._queries:
+                self._queries_waiting -= 1
+                self._queries.notify_all()
         vector.flags.writeable = False  # shared by every caller of the cache
         return vector
 
@@ -79,6 +90,8 @@ class SentenceModel:
         """One row per text."""
         rows = []
         for start in range(0, len(texts), BATCH):
+            with self._queries:
+                self._queries.wait_for(lambda: not self._queries_waiting)
             with self._lock:
                 model = self._loaded()
                 rows.append(model.passage([t[:PASSAGE_CHARS] for t in texts[start:start + BATCH]]).reshape(-1, model.dim))

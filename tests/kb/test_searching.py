@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from kb.indexing import INDICATOR_FIELDS, rebuild_index, search_options
-from kb.searching import recommend_indicators, search_indicators, similar_indicators, suggest_indicators, understand
+from kb.searching import recommend_indicators, search_indicators, similar_indicators, suggest_indicators
+from kb.understanding import understand
 from search.whoosh_backend import WhooshBackend
 
 HIT_KEYS = {"code", "name", "department", "level1", "level2", "nature", "unit", "score", "highlight", "why"}
@@ -192,3 +193,19 @@ def test_a_department_and_a_category_list_its_own_then_the_common_indicators_of_
     # A department the user chose as a filter stays a filter.
     chosen = search_indicators(seeded, backend, "时效指标", filters={"department": "102"}, limit=50)["hits"]
     assert chosen and all(hit["department"] and hit["department"]["code"] == "102" for hit in chosen)
+    # The query naming the department the filter holds asks the same: its own, then the common ones.
+    agreeing = search_indicators(seeded, backend, "卫健委 时效指标", filters={"department": "102"}, limit=50)["hits"]
+    assert [hit["code"] for hit in agreeing] == [hit["code"] for hit in result["hits"]]
+
+
+@pytest.mark.parametrize(("query", "level1", "level2"), [
+    ("民政 质量", "产出指标", "质量指标"), ("教育 可持续影响", "效益指标", "可持续影响指标"),
+    ("住建局 环境效益", "效益指标", "生态效益指标"), ("人社 成本", "成本指标", None)])
+def test_a_category_named_without_its_ending_is_meant_next_to_a_department(seeded: Session, query, level1, level2) -> None:
+    found = understand(seeded, query)
+    assert (found.level1, found.level2, found.text) == (level1, level2, "") and found.departments
+
+
+def test_a_category_word_inside_other_words_stays_text(seeded: Session) -> None:
+    found = understand(seeded, "民政 工程质量")
+    assert found.level2 is None and "工程质量" in found.text
