@@ -24,8 +24,9 @@ from search.vectors import WordVectors
 # the query covers (a pasted description naming the indicator). Set by coordinate ascent on the dev queries
 # (blind-dev and public-dev; docs/benchmarks.md): covering the query counts most, as wording varies most there.
 SCORE_SHARE, QUERY_COVERAGE_SHARE, TITLE_COVERAGE_SHARE = 0.45, 1.2, 0.125
-# Minimum match: hits scoring below this share of the best one are noise from a single common word.
-MIN_SHARE, MIN_SHARE_LONG = 0.3, 0.15
+# Minimum match: hits scoring below this share of the best one are noise from a single common word (0.3 for short
+# queries until query coverage weighed most; the dev queries then asked for the long queries' 0.15 everywhere).
+MIN_SHARE = 0.15
 EXACT_BONUS = 10.0
 # A token in more than this share of documents (and more than so many) is looked up in titles and
 # keywords only: walking its postings in every field is what makes Whoosh slow.
@@ -167,7 +168,7 @@ class Ranker:
         if plan is not None and ranked:
             # Minimum match on relevance alone: a retired or boosted-down hit is lower, not gone.
             best = max((c.relevance for _, _, c in ranked if c.relevance < EXACT_BONUS), default=0.0)
-            floor = (MIN_SHARE_LONG if long_query else MIN_SHARE) * best
+            floor = MIN_SHARE * best
             # ... unless the document contains every word typed (信访 in a definition is still a match).
             ranked = [item for item in ranked if item[2].relevance >= floor or item[2].complete]
         return self._results(ranked, plan)
