@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from kb.models import PerformanceGoal
+from kb.models import PerformanceGoal, QueryLogEntry
 from kb.services import goals as goal_services
 
 PROJECT = {"name": "2025年基本公共卫生服务项目", "year": "2025", "amount": "1200", "fiscal_amount": "1000",
@@ -191,3 +192,19 @@ def test_custom_row_sort_delete_and_proposal_reach_finance(app, client, officer,
     login(client, "caizheng")
     page = client.get("/usage/").get_data(as_text=True)
     assert "部门建议入库的自拟指标（1 项）" in page and "家庭医生签约人数" in page
+
+
+def test_a_search_on_the_drafting_page_is_logged_and_counts_as_used_when_a_hit_is_added(app, client, officer):
+    client.post("/goals/new", data=PROJECT)
+    goal = the_goal(app)
+    page = client.get(f"/goals/{goal.id}/edit?q=接种率").get_data(as_text=True)
+    reference = re.search(r'name="ql" value="([^"]+)"', page).group(1)
+    shown = re.search(r'name="shown" value="([^"]+)"', page).group(1).split()
+    assert len(shown) >= 2
+    form = edit_form(goal_services.goal_to_dict(goal), goal.row_version, client, action="add", pick=shown[1],
+                     ql=reference, shown=" ".join(shown))
+    assert client.post(f"/goals/{goal.id}/edit", csrf=False, data=form).status_code == 302
+    assert [row.indicator_code for row in the_goal(app).rows] == [shown[1]]
+    with app.extensions["kb"].sessions() as session:
+        [entry] = session.scalars(select(QueryLogEntry)).all()
+    assert (entry.query, entry.channel, entry.department, entry.opened_rank) == ("接种率", "page", "102", 2)

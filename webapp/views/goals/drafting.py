@@ -12,7 +12,7 @@ from kb import permissions, quality, vocab
 from kb.errors import Problem, ValidationFailed
 from kb.models import Department, PerformanceGoal
 from kb.models.goal import GoalStatus, ProjectKind
-from kb.services import goal_usage, goals, indicator_values
+from kb.services import goal_usage, goals, indicator_values, query_log
 from kb.services.indicators import get_indicator
 from kb.searching import recommend_indicators, search_indicators
 from kb.spreadsheets import goal_forms
@@ -20,6 +20,7 @@ from webapp import lookups
 from kb.visibility import hidden_for
 from webapp.auth import current_actor
 from webapp.db import get_search, get_session
+from webapp.query_logging import entry_of, log_search
 from webapp.views.goals import ROW_FIELDS, bp, load_goal, own_department
 from webapp.views.goals.review import submit_for_review
 
@@ -168,6 +169,7 @@ _ACTION_MESSAGES = {"save": "已保存。", "add": "已加入选中的指标，�
 def _apply_action(session, actor, goal: PerformanceGoal, action: str) -> None:
     if action == "add":
         goals.add_indicators(session, actor, goal, request.form.getlist("pick"))
+        _log_copied(session)
     elif action == "bundle" and request.form.get("bundle"):
         goals.add_bundle(session, actor, goal, request.form["bundle"])
     elif action.startswith("propose:"):
@@ -183,6 +185,16 @@ def _apply_action(session, actor, goal: PerformanceGoal, action: str) -> None:
         goals.save_goal(session, actor, goal, {"rows": rows})
 
 
+def _log_copied(session) -> None:
+    """检索日志: a search on this page was used when one of its hits is added to the goal (copied), at the rank it
+    was shown; the page carries the search's signed reference and the codes it listed."""
+    entry_id = entry_of(request.form.get("ql", ""))
+    shown = request.form.get("shown", "").split()
+    ranks = [shown.index(code) + 1 for code in request.form.getlist("pick") if code in shown]
+    if entry_id is not None and ranks:
+        query_log.record_open(session, entry_id, min(ranks))
+
+
 def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, status: int = 200):
     session = get_session()
     department = goal.project.department
@@ -192,8 +204,11 @@ def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, statu
     recommended = recommend_indicators(session, get_search(), text, department=department.code, limit=30,
                                        hidden=hidden_for(session, current_actor()))["hits"]
     query = request.args.get("q", "").strip()
-    found = search_indicators(session, get_search(), query, limit=20,
-                              hidden=hidden_for(session, current_actor()))["hits"] if query else []
+    searched = search_indicators(session, get_search(), query, limit=20,
+                                 hidden=hidden_for(session, current_actor())) if query else {"hits": [], "total": 0}
+    found = searched["hits"]
+    # Logged like a search on the search page (a form that failed its checks shows the same search again).
+    log_ref = log_search("page", query, {}, searched["total"]) if query and request.method == "GET" else None
     codes = {hit["code"] for hit in recommended + found}
     bundles = goals.typical_bundles(session)
     bundles.sort(key=lambda b: (b.department_code != department.code, b.department_code or "", b.project_type))
@@ -204,7 +219,7 @@ def _edit_page(goal: PerformanceGoal, data: dict[str, Any], problems=None, statu
     return render_template(
         "goals/edit.html", goal=goal, data=data, problems=problems or [],
         findings=goals.check(session, data), recommended=_grouped([h for h in recommended if h["code"] not in present]),
-        found=[h for h in found if h["code"] not in present], query=query, bundles=bundles, department_names=names,
+        found=[h for h in found if h["code"] not in present], query=query, log_ref=log_ref, bundles=bundles, department_names=names,
         usage=goal_usage.usage_counts(session, codes), taxonomy=vocab.taxonomy().levels, operators=vocab.OPERATORS,
         units=list(vocab.units().units), categories=quality.project_categories(),
         kinds=[k.value for k in ProjectKind], comments={row.id: row.comments for row in goal.rows},
