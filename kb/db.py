@@ -86,6 +86,17 @@ def _begin_sqlite(connection: Connection) -> None:
         connection.info[_MODE] = "deferred"
 
 
+def serialize_writers(session: Session, key: int) -> None:
+    """Let one transaction at a time past this point until it ends (``key`` names what is guarded): a check that
+    reads after it (a term in no other group) cannot be overtaken by another writer's check of the same thing.
+    PostgreSQL: an advisory lock on ``key``. SQLite: the write lock, taken now rather than at the first write."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif connection.info.get(_MODE) == "deferred":
+        _reopen_immediate(connection, connection.connection.dbapi_connection)
+
+
 def _take_write_lock(connection: Connection, cursor, statement: str, parameters, context, executemany) -> None:
     """Before the first write of a transaction that has only read, re-open it with BEGIN IMMEDIATE.
 
@@ -98,7 +109,10 @@ def _take_write_lock(connection: Connection, cursor, statement: str, parameters,
     """
     if connection.info.get(_MODE) != "deferred" or not _WRITE_STATEMENT.match(statement):
         return
-    raw = cursor.connection
+    _reopen_immediate(connection, cursor.connection)
+
+
+def _reopen_immediate(connection: Connection, raw) -> None:
     raw.execute("ROLLBACK")
     raw.execute("BEGIN IMMEDIATE")
     connection.info[_MODE] = "immediate"

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb import vocab
+from kb.db import serialize_writers
 from kb.errors import EditConflict, NotFound, PermissionDenied, Problem, ValidationFailed
 from kb.models import AuditEntry, Indicator
 from kb.models.base import utcnow
@@ -31,6 +32,7 @@ from search.analysis import normalize
 
 SYNONYMS_PATH = vocab.REFERENCE_DIR / "synonyms.yaml"
 ENTITY = "synonym_group"
+SYNONYM_LOCK = 7240532  # serialize_writers key: changes that check terms against the other groups go one at a time
 MAX_TERM_LENGTH = 30
 MAX_NOTE_LENGTH = 500
 MAX_CATEGORY_LENGTH = 50
@@ -183,6 +185,7 @@ def seed_synonyms(session: Session, actor: Actor, path: Path = SYNONYMS_PATH) ->
 def add_group(session: Session, actor: Actor, terms: Sequence[str], *, note: str = "", category: str = "") -> SynonymGroup:
     """A new active group; audited. :class:`ValidationFailed` lists every problem, nothing is written."""
     _require(actor)
+    serialize_writers(session, SYNONYM_LOCK)
     seed_synonyms(session, actor)
     terms, note, category = _checked(session, terms, note, category, None)
     group = SynonymGroup(terms=terms, note=note, category=category, active=True)
@@ -198,6 +201,7 @@ def edit_group(session: Session, actor: Actor, group_id: int, terms: Sequence[st
     """Replace a group's terms (and its note and category unless ``None``); :class:`EditConflict` when
     someone saved since ``expected_version`` (nothing is overwritten). A retired group stays retired."""
     _require(actor)
+    serialize_writers(session, SYNONYM_LOCK)
     group = get_group(session, group_id)
     _check_version(session, group, expected_version)
     note = group.note if note is None else note
@@ -235,6 +239,7 @@ def retire_group(session: Session, actor: Actor, group_id: int, *, reason: str, 
 def restore_group(session: Session, actor: Actor, group_id: int, *, expected_version: int) -> SynonymGroup:
     """Expand a retired group again (its terms are checked against the active groups first); audited."""
     _require(actor)
+    serialize_writers(session, SYNONYM_LOCK)
     group = get_group(session, group_id)
     _check_version(session, group, expected_version)
     if group.active:

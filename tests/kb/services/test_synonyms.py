@@ -193,3 +193,34 @@ def test_reach_counts_indicators_mentioning_a_term(seeded: Session) -> None:
 def test_split_terms_accepts_the_usual_separators() -> None:
     assert split_terms("满意度、满意率，满意程度, 满意  度;好评；口碑\n赞") == [
         "满意度", "满意率", "满意程度", "满意", "度", "好评", "口碑", "赞"]
+
+
+def test_two_officers_adding_the_same_term_at_once_cannot_both_succeed(engine: Engine, session: Session) -> None:
+    """The second check waits for the first change to end, then sees its term (no two active groups share one)."""
+    import threading
+
+    seed_synonyms(session, FINANCE)
+    session.commit()
+    factory = make_session_factory(engine)
+    outcome: dict[str, object] = {}
+    with factory() as first:
+        add_group(first, FINANCE, ["修房子", "房屋修缮"])
+
+        def second_officer() -> None:
+            with factory() as second:
+                try:
+                    add_group(second, FINANCE, ["翻修房子", "修房子"])
+                    second.commit()
+                    outcome["second"] = "saved"
+                except ValidationFailed as error:
+                    second.rollback()
+                    outcome["second"] = error.problems[0].message
+
+        thread = threading.Thread(target=second_officer)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive(), "the second change must wait while the first is open"
+        first.commit()
+    thread.join(20)
+    assert "另一个启用的同义词组" in str(outcome["second"])
+    assert sum("修房子" in group for group in live_groups(session)) == 1
