@@ -21,7 +21,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,8 +275,10 @@ def read_manifest(backup_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def restore_database(engine: Engine, backup_dir: Path) -> dict[str, Any]:
-    """Replace the database behind ``engine`` with the backup's; return the manifest.
+def restore_database(engine: Engine, backup_dir: Path,
+                     stage: Callable[[str], None] = lambda step: None) -> dict[str, Any]:
+    """Replace the database behind ``engine`` with the backup's; return the manifest. ``stage`` hears each step
+    as it starts (a restore of a large library takes minutes: the command line says where it is).
 
     Stop the web service first (docs/deploy.md). Afterwards the caller upgrades the schema if the
     backup is from an older release and rebuilds the search index. Raises BackupError when the
@@ -291,6 +293,7 @@ def restore_database(engine: Engine, backup_dir: Path) -> dict[str, Any]:
             "请用备份中的 yaml/ 目录通过 kb init --no-seed 与 kb load 迁移。"
         )
     engine.dispose()  # nobody of ours holds the old file or connections
+    stage("复制备份中的数据库")
     if kind == "sqlite":
         source = sqlite3.connect(backup_dir / SQLITE_FILE)
         destination = sqlite3.connect(_sqlite_path(engine), timeout=30)
@@ -306,6 +309,7 @@ def restore_database(engine: Engine, backup_dir: Path) -> dict[str, Any]:
                  f"--dbname={conninfo}", str(backup_dir / PG_FILE)],
                 "pg_restore 恢复",
             )
+    stage(f"逐表核对恢复的内容（{len(manifest['tables'])} 张表）")
     restored = table_digests(engine)
     differences = compare_digests(manifest["tables"], restored)
     if differences:

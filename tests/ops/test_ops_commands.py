@@ -41,6 +41,9 @@ def test_backup_then_restore_from_the_shell(runner, engine: Engine, tmp_path: Pa
     restored = runner.invoke(main, ["restore", "--yes", str(backup_dir)])
     assert restored.exit_code == 0, restored.output
     assert "内容与备份一致" in restored.output and "检索索引已重建" in restored.output
+    # Each step says when it starts: copy, check, then the index rebuild's bar.
+    steps = [restored.output.index(text) for text in ("复制备份中的数据库", "逐表核对恢复的内容", "内容与备份一致", "检索索引已重建")]
+    assert steps == sorted(steps)
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(Department)) == 77
         actions = connection.scalars(select(AuditEntry.action).where(AuditEntry.entity_type == "database")).all()

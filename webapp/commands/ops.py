@@ -95,7 +95,7 @@ def restore(ctx: Context, backup_dir: Path, yes: bool) -> None:
         click.confirm(f"将用 {manifest['created_at']} 的备份（{rows} 行）替换当前数据库，当前数据会被覆盖。继续吗？", abort=True)
     engine = ctx.state.engine
     try:
-        restore_database(engine, backup_dir)
+        restore_database(engine, backup_dir, stage=lambda step: click.echo(f"{step}……"))
     except BackupError as error:
         click.echo(f"错误：{error}", err=True)
         sys.exit(1)
