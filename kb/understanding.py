@@ -21,6 +21,7 @@ from search.analysis import normalize
 # (卫健委的满意度指标, 住建局有哪些指标).
 _FILLER = re.compile(r"[\s,，、;；:：。?？的]+|有哪些|哪些|相关|所有|全部|指标")
 
+
 @dataclass
 class Understanding:
     """What a query says besides its words: departments and categories named in it."""

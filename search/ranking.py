@@ -19,8 +19,8 @@ from search.meaning import SentenceModel, pool_bonus, unpack
 from search.reader import Candidate, MatchQuery, Reader, TermClause, facet_values
 from search.vectors import WordVectors
 
-# Shares of the final score: the engine's BM25F score, how much of the query the document covers (typed words
-# and the synonyms, thesaurus and library terms they brought, idf-weighted), and how much of the document's title
+# Shares of the final score: the engine's BM25F score, how much of the query the document covers (the typed words
+# it holds, idf-weighted; expansions count through the BM25F score), and how much of the document's title
 # the query covers (a pasted description naming the indicator). Set by coordinate ascent on the dev queries
 # (blind-dev and public-dev; docs/benchmarks.md): covering the query counts most, as wording varies most there.
 SCORE_SHARE, QUERY_COVERAGE_SHARE, TITLE_COVERAGE_SHARE = 0.45, 1.2, 0.125
