@@ -55,7 +55,7 @@ class Plan:
 
 
 # How a term entered the query, as the search page and the API explain a hit.
-TYPED, SYNONYM, TYPO, PINYIN, CONTAINING, NGRAM, RELATED = "输入词", "同义词", "纠错", "拼音", "含该字的词", "字面相近", "库内相关词"
+TYPED, SYNONYM, TYPO, PINYIN, CONTAINING, NGRAM = "输入词", "同义词", "纠错", "拼音", "含该字的词", "字面相近"
 THESAURUS = "通用同义词库"
 SIMILAR = "词义相近"
 MEANT = "整句意思相近"

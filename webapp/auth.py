@@ -140,7 +140,7 @@ def check_password_age(user: User):
     return redirect(url_for("auth.change_password"))
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only same-site paths (no open redirect)."""
     if not target:
         return url_for("search.index")
@@ -185,7 +185,7 @@ def start_session(user: User) -> None:
 def login():
     """登录。"""
     if request.method == "GET" and current_user() is not None:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     error = None
     username = request.form.get("username", "")
     if request.method == "POST":
@@ -206,7 +206,7 @@ def login():
             days = accounts.days_until_expiry(user, current_app.config["PASSWORD_MAX_AGE_DAYS"])
             if days is not None and days <= 7:
                 flash(f"您的密码将在 {days} 天后过期，请尽快修改。", "warning")
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
     return render_template("auth/login.html", error=error, username=username,
                            max_failures=current_app.config["LOGIN_MAX_FAILURES"],
                            lockout_minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]), (401 if error else 200)

@@ -122,6 +122,20 @@ def list_groups(session: Session, *, text: str = "", status: str = "active", cat
     return groups
 
 
+def groups_of_words(session: Session, words: Iterable[str]) -> dict[str, SynonymGroup]:
+    """Each of ``words`` (normalised) that is a term of an active group → that group (a word belongs to one
+    active group at most: :func:`add_group` refuses a second)."""
+    wanted = {normalize(word) for word in words}
+    return {normalize(term): group for group in list_groups(session) for term in group.terms
+            if normalize(term) in wanted}
+
+
+def groups_in_text(session: Session, text: str) -> list[SynonymGroup]:
+    """Active groups with a term occurring in ``text``: the groups a search for ``text`` expands by."""
+    text = normalize(text or "").replace(" ", "")
+    return [group for group in list_groups(session) if any(normalize(term) in text for term in group.terms)]
+
+
 def categories(session: Session) -> list[str]:
     """The categories in use, in the order they first appear."""
     seen: dict[str, None] = {}

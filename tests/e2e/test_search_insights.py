@@ -54,3 +54,22 @@ def test_copying_from_a_hit_records_its_rank(page, live_server, login):
     page.locator("ol.hits li.hit .hit-meta").nth(2).select_text()
     page.keyboard.press("Control+C")
     assert _wait_for(lambda: _entries(live_server)[0].opened_rank) == 3
+
+
+@pytest.mark.e2e
+def test_finance_confirms_a_guessed_word_as_a_synonym_from_the_insights(page, live_server, login, screenshot):
+    login(page, "jiaoyu")
+    page.goto(live_server.url + "/?q=修房子")  # results, none opened: listed under 结果从未被打开
+    page.context.clear_cookies()
+    login(page, "caizheng")
+    page.goto(live_server.url + "/search-insights")
+    page.locator("#unopened-queries tr", has_text="修房子").get_by_role("link", name="处理").click()
+    page.wait_for_url("**/search-insights/query?q=*")
+    row = page.locator('tr[data-guess="房子→住房"]')
+    assert "通用同义词库" in row.inner_text()
+    screenshot(page, "search-insights-query")
+    row.get_by_role("button", name="确认为同义词").click()
+    page.wait_for_url("**/search-insights/query?q=*")
+    assert "已新增同义词组" in page.locator("body").inner_text()
+    assert "房子、住房" in page.locator("#acting-groups").inner_text()
+    assert page.locator('tr[data-guess="房子→住房"]').count() == 0

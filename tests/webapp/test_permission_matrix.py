@@ -86,6 +86,8 @@ CASES = [
     ("admin.unlock_user", "POST", "/admin/users/{finance_id}/unlock", "/admin/users/{finance_id}/unlock", {},
      ADMIN_ONLY, 302),
     ("search_insights.index", "GET", "/search-insights", "/search-insights?days=7", None, INSIGHT_READERS, 200),
+    ("search_insights.query", "GET", "/search-insights/query?q=测试", "/search-insights/query?q=满意度", None,
+     INSIGHT_READERS, 200),
     # Every searcher may report an opened hit; a made-up reference is answered 400 (allowed, but invalid).
     ("search_insights.opened", "POST", "/search/opened", "/search/opened", {"ref": "x", "rank": "1"}, EVERYONE, 400),
     ("api.search", "GET", "/api/v1/search?q=测试", "/api/v1/search?q=测试&department=902", None, EVERYONE, 200),

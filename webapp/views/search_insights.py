@@ -4,27 +4,35 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from kb.errors import PermissionDenied
 from kb.models.base import utcnow
 from kb.permissions import can_view_search_insights
+from kb.searching import guessed_terms, search_indicators
 from kb.services import query_log
+from kb.services import synonyms as synonyms_service
+from kb.visibility import hidden_for
 from kb.vocab import Role
+from search.analysis import normalize
 from webapp.auth import current_actor
-from webapp.db import get_session
+from webapp.db import get_search, get_session
 from webapp.permissions import SIGNED_IN, allow, register
 from webapp.query_logging import entry_of
+from webapp.views.synonyms import can_edit_groups
 from webapp.templating import local_zone
 
 bp = Blueprint("search_insights", __name__)
 register({
     "search_insights.index": allow(Role.FINANCE, Role.ADMIN),
+    "search_insights.query": allow(Role.FINANCE, Role.ADMIN),
     "search_insights.opened": SIGNED_IN,
 })
 PERIODS = (7, 30, 90, 180)  # days the page offers
 DEFAULT_PERIOD = 30
 FEW_HITS_CHOICES = (1, 3, 5, 10)
+# The hits a query's page shows, and whose guessed words it offers as synonyms.
+QUERY_HITS = 10
 # The chart (inline SVG: nothing from a CDN, nothing inline for the CSP to refuse): plot area in px.
 CHART_WIDTH, CHART_HEIGHT, CHART_LEFT, CHART_BOTTOM = 720, 180, 36, 22
 
@@ -37,11 +45,15 @@ def _choice(name: str, choices: tuple[int, ...], default: int) -> int:
     return value if value in choices else default
 
 
+def _require_insights() -> None:
+    if not can_view_search_insights(current_actor()):
+        raise PermissionDenied("检索分析仅供财政人员和管理员查看。")
+
+
 @bp.get("/search-insights")
 def index():
     """检索分析：无结果、少结果、从未打开结果的检索词及每日检索量。"""
-    if not can_view_search_insights(current_actor()):
-        raise PermissionDenied("检索分析仅供财政人员和管理员查看。")
+    _require_insights()
     session = get_session()
     days = _choice("days", PERIODS, DEFAULT_PERIOD)
     few = _choice("few", FEW_HITS_CHOICES, query_log.FEW_HITS)
@@ -55,6 +67,25 @@ def index():
         chart=chart(per_day), total=sum(day.searches for day in per_day), zero_total=sum(day.zero_hits for day in per_day),
         retention=current_app.config["KB_QUERY_LOG_DAYS"], oldest=query_log.oldest_entry_at(session),
     )
+
+
+@bp.get("/search-insights/query")
+def query():
+    """处理一个检索词：现在的检索结果、检索引擎自行猜测的相关词（可一键确认为同义词组）、已起作用的同义词组。"""
+    _require_insights()
+    q = request.args.get("q", "").strip()[:query_log.QUERY_LENGTH]
+    if not q:
+        return redirect(url_for("search_insights.index"))
+    session = get_session()
+    result = search_indicators(session, get_search(), q, limit=QUERY_HITS, hidden=hidden_for(session, current_actor()))
+    guesses = guessed_terms(result["hits"])
+    words = [word for guess in guesses for word in (guess["source"], guess["term"])]
+    grouped = synonyms_service.groups_of_words(session, words)
+    for guess in guesses:  # a word already in a group goes into that group, not into a new one
+        guess["group"] = grouped.get(normalize(guess["source"])) or grouped.get(normalize(guess["term"]))
+    return render_template("search_insights/query.html", q=q, result=result, guesses=guesses,
+                           acting=synonyms_service.groups_in_text(session, q), can_edit=can_edit_groups(),
+                           back=url_for("search_insights.query", q=q))
 
 
 def chart(per_day: list[query_log.DayCount]) -> dict:

@@ -8,7 +8,7 @@ from kb import permissions
 from kb.errors import EditConflict, ValidationFailed
 from kb.services import synonyms as service
 from kb.vocab import Role
-from webapp.auth import current_actor
+from webapp.auth import current_actor, safe_next
 from webapp.db import get_session
 from webapp.errors import record_denial
 from webapp.forms import version_from
@@ -28,7 +28,7 @@ register({
 })
 
 
-def _can_edit() -> bool:
+def can_edit_groups() -> bool:
     """The predicate, and the route table (三员分立 takes business writes from administrators)."""
     return permissions.can_edit_synonyms(current_actor()) and can_open("synonyms.save")
 
@@ -46,7 +46,7 @@ def _index_page(form: dict | None = None, problems=(), status: int = 200):
     page = render_template(
         "synonyms/index.html", groups=groups, reach=service.reach_counts(session, groups), filters=filters,
         statuses=service.STATUSES, categories=service.categories(session), form=form or {}, problems=list(problems),
-        can_edit=_can_edit(), seeded=service.live_groups(session) is not None)
+        can_edit=can_edit_groups(), seeded=service.live_groups(session) is not None)
     return page, status
 
 
@@ -69,7 +69,8 @@ def add():
         session.rollback()
         return _index_page(form, error.problems, 422)
     flash(f"已新增同义词组“{group.label}”，检索立即按新组扩展。", "success")
-    return redirect(url_for("synonyms.index"))
+    back = request.form.get("next")
+    return redirect(safe_next(back) if back else url_for("synonyms.index"))
 
 
 def _edit_page(group, form: dict | None = None, problems=(), conflict: str = "", status: int = 200):
@@ -78,7 +79,7 @@ def _edit_page(group, form: dict | None = None, problems=(), conflict: str = "",
         "synonyms/edit.html", group=group, reach=service.reach_counts(session, [group])[group.id],
         form=form or {"terms": "、".join(group.terms), "note": group.note, "category": group.category},
         problems=list(problems), conflict=conflict, categories=service.categories(session),
-        can_edit=_can_edit())
+        can_edit=can_edit_groups())
     return page, status
 
 

@@ -1,0 +1,97 @@
+"""检索分析 → 处理一个检索词: the engine's own guesses (word vectors, thesaurus, shared characters) shown with
+the hits they brought, confirmed by finance as a synonym group in one click; search follows at once."""
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import select
+
+from kb.models import AuditEntry, SynonymGroup
+from kb.searching import guessed_terms
+
+
+BACK = "/search-insights/query?q=" + quote("修房子")
+
+
+@pytest.fixture
+def finance(client, make_user, login, world):
+    make_user("finance", username="caizheng")
+    login(client, "caizheng")
+    return client
+
+
+def _guesses(page: str) -> list[str]:
+    table = page.split('id="guessed-terms"')[1].split("</table>")[0] if 'id="guessed-terms"' in page else ""
+    return re.findall(r'data-guess="([^"]+)"', table)
+
+
+def _row(page: str, guess: str) -> str:
+    return re.search(rf'<tr data-guess="{guess}">.*?</tr>', page, re.S).group(0)
+
+
+def test_a_guess_confirmed_by_finance_becomes_a_synonym_group_that_search_uses(app, finance):
+    page = finance.get("/search-insights/query", query_string={"q": "修房子"}).get_data(as_text=True)
+    assert "房子→住房" in _guesses(page)  # the general thesaurus relates 房子 to the library's 住房
+    row = _row(page, "房子→住房")
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', row))
+    assert fields["terms"] == "房子、住房" and fields["next"] == BACK
+    action = re.search(r'<form method="post" action="([^"]+)"', row).group(1)
+    response = finance.post(action, data=fields)
+    assert response.status_code == 302 and response.headers["Location"].endswith(BACK)
+    after = finance.get("/search-insights/query", query_string={"q": "修房子"}).get_data(as_text=True)
+    assert "房子→住房" not in _guesses(after)  # now a synonym, no longer a guess
+    assert "房子、住房" in after.split('id="acting-groups"')[1].split("</ul>")[0]
+    hits = finance.get("/api/v1/search", query_string={"q": "修房子", "limit": 10}).get_json()["hits"]
+    assert any({"term": "住房", "kind": "同义词", "source": "房子"} in hit["why"] for hit in hits)
+    with app.extensions["kb"].sessions() as session:
+        group = session.scalar(select(SynonymGroup).where(SynonymGroup.note == "检索分析：修房子"))
+        assert group.terms == ["房子", "住房"]
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.entity_type == "synonym_group",
+                                                        AuditEntry.action == "create"))
+        assert entry.actor == "caizheng" and entry.after["terms"] == ["房子", "住房"]
+
+
+def test_a_word_already_in_a_group_points_to_that_group_instead_of_a_new_one(app, finance):
+    page = finance.get("/search-insights/query", query_string={"q": "打针"}).get_data(as_text=True)
+    row = _row(page, "打针→接种")  # word vectors relate 打针 to 接种, which sits in the group 接种、免疫
+    with app.extensions["kb"].sessions() as session:
+        group = next(g for g in session.scalars(select(SynonymGroup)) if "接种" in g.terms)
+    assert f'href="/synonyms/{group.id}"' in row and "<form" not in row
+    acting = finance.get("/search-insights/query", query_string={"q": "看病报销"}).get_data(as_text=True)
+    assert "看病、就医、就诊" in acting.split('id="acting-groups"')[1].split("</ul>")[0]
+
+
+def test_a_query_without_hits_offers_the_free_form_prefilled(finance):
+    page = finance.get("/search-insights/query", query_string={"q": "针头纱布"}).get_data(as_text=True)
+    assert "没有结果" in page and 'id="guessed-terms"' not in page
+    form = page.split('id="add-group"')[1].split("</form>")[0]
+    assert 'value="针头纱布"' in form and 'name="next" value="/search-insights/query?q=' in form
+
+
+def test_the_insights_lists_link_each_query_to_its_page(app, finance):
+    from kb.services.query_log import add_search
+
+    with app.extensions["kb"].sessions() as session:
+        add_search(session, query="针头纱布", hits=0, role="department", channel="page")
+        session.commit()
+    page = finance.get("/search-insights").get_data(as_text=True)
+    zero = page.split('id="zero-hit-queries"')[1].split("</table>")[0]
+    assert re.search(r'href="/search-insights/query\?q=[^"]+"[^>]*>处理<', zero)
+
+
+def test_only_the_library_keepers_open_it_and_the_redirect_stays_on_the_site(client, make_user, login, world, finance):
+    bad = finance.post("/synonyms/", data={"terms": "打吊针、输液", "next": "https://evil.example/"})
+    assert bad.status_code == 302 and not bad.headers["Location"].startswith("https://evil")
+    make_user("department", "101", username="jiaoyu")
+    login(client, "jiaoyu")
+    assert client.get("/search-insights/query", query_string={"q": "打针"}).status_code == 403
+
+
+def test_guesses_count_the_hits_they_appear_in_and_leave_typed_words_and_synonyms_out():
+    why = [{"term": "接种", "kind": "词义相近", "source": "打针"}, {"term": "打针", "kind": "输入词", "source": "打针"},
+           {"term": "就医", "kind": "同义词", "source": "看病"}]
+    hits = [{"why": why}, {"why": why[:1]}, {"why": [{"term": "住房", "kind": "通用同义词库", "source": "房子"}]}]
+    assert guessed_terms(hits) == [{"term": "接种", "kind": "词义相近", "source": "打针", "hits": 2},
+                                   {"term": "住房", "kind": "通用同义词库", "source": "房子", "hits": 1}]
