@@ -1,10 +1,11 @@
 """Finance's synonym edits reach search without a restart, in every process (gunicorn workers).
 
-Each process keeps the synonyms generation it last applied (:func:`kb.services.synonyms.synonyms_generation`,
-one small aggregate query). Before a search (:func:`kb.indexing.settle`) :func:`refresh_synonyms` compares
-it with the database at most every :data:`REFRESH_SECONDS`, not on every search; when it changed, the
-active groups are read and swapped into the backend at once (``RankedBackend.set_synonyms``). A commit
-of this process that changed a group marks it due at once (read-your-writes for the person editing).
+Each process keeps the synonyms generation it last applied (:func:`kb.services.synonyms.synonyms_generation`
+and the rejected guesses' :func:`kb.services.rejected_guesses.rejections_generation`: small aggregate queries).
+Before a search (:func:`kb.indexing.settle`) :func:`refresh_synonyms` compares it with the database at most
+every :data:`REFRESH_SECONDS`, not on every search; when it changed, the active groups and rejected guesses are
+read and swapped into the backend at once (``RankedBackend.set_synonyms``). A commit of this process that
+changed either marks it due at once (read-your-writes for the person editing).
 While the table is empty (not seeded) the backend keeps the groups of ``synonyms.yaml`` it was built with.
 """
 from __future__ import annotations
@@ -19,13 +20,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.db import SessionListeners, listen_to_sessions, stop_listening
-from kb.models.synonym_group import SynonymGroup
+from kb.models.synonym_group import RejectedGuess, SynonymGroup
+from kb.services.rejected_guesses import live_rejections, rejections_generation
 from kb.services.synonyms import live_groups, read_synonyms_file, synonyms_generation
 from search.base import BaseBackend
 
 # How stale another worker's synonyms may be: one tiny query per process per this many seconds.
 REFRESH_SECONDS = 5.0
-EMPTY = (0, 0)  # the generation of an unseeded table: the YAML groups the backend starts with
+EMPTY = (0, 0, 0, 0)  # unseeded groups, no rejected guess: the YAML groups the backend starts with
 _CHANGED = "kb.synonyms.changed"
 log = logging.getLogger(__name__)
 
@@ -62,15 +64,16 @@ class LiveSynonyms:
         try:
             self._checked_at, self._due = now, False
             with self._factory() as session:
-                generation = synonyms_generation(session)
+                generation = synonyms_generation(session) + rejections_generation(session)
                 if generation == self.generation:
                     return False
                 groups = live_groups(session)
+                rejected = live_rejections(session)
             if groups is None:  # emptied (e.g. restored from an older backup): back to the file
                 groups = [group.terms for group in read_synonyms_file().groups]
-            setter(groups)
+            setter(groups, rejected)
             self.generation = generation
-            log.info("检索同义词已更新（%d 组，版本 %s）", len(groups), generation)
+            log.info("检索同义词已更新（%d 组，排除猜测 %d 条，版本 %s）", len(groups), len(rejected), generation)
             return True
         except SQLAlchemyError:
             log.warning("读取检索同义词失败，继续使用现有同义词", exc_info=True)
@@ -97,7 +100,7 @@ def install_live_synonyms(factory: sessionmaker[Session], backend: BaseBackend) 
         live = _LIVE[backend] = LiveSynonyms(factory, backend)
 
     def note_change(session: Session, _context) -> None:
-        if any(isinstance(instance, SynonymGroup) for instance in (*session.new, *session.dirty)):
+        if any(isinstance(instance, (SynonymGroup, RejectedGuess)) for instance in (*session.new, *session.dirty)):
             session.info[_CHANGED] = True
 
     def publish(session: Session) -> None:

@@ -19,7 +19,7 @@ from kb.search_cache import cache_version, cached_search, query_cache
 from kb.understanding import Understanding, department_rows, understand
 from kb.vocab import IndicatorState, SetStatus
 from search.base import BaseBackend, SearchQuery
-from search.planner import CONTAINING, NGRAM, SIMILAR, THESAURUS
+from search.planner import GUESSED
 
 MAX_LIMIT = 100
 DEPARTMENT_BOOST = 1.5
@@ -273,18 +273,14 @@ def explain(reasons) -> list[dict[str, str]]:
     return [{"term": r.term, "kind": r.kind, "source": r.source} for r in reasons]
 
 
-# How the engine relates a typed word to the library's words when no synonym group does: guesses finance
-# may confirm as a synonym group (the 检索分析 page) or see are wrong.
-GUESSED_KINDS = (THESAURUS, SIMILAR, NGRAM, CONTAINING)
-
-
 def guessed_terms(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The engine's guesses among ``hits``' ``why``: ``{source, term, kind, hits}`` once per typed word and
-    library word, the one found in most hits first."""
+    """The engine's guesses among ``hits``' ``why`` (how it related a typed word to the library's words where no
+    synonym group does; finance confirms or rejects them on 检索分析): ``{source, term, kind, hits}`` once per
+    typed word and library word, the one found in most hits first."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for hit in hits:
         for reason in hit["why"]:
-            if reason["kind"] in GUESSED_KINDS and reason["term"] != reason["source"]:
+            if reason["kind"] in GUESSED and reason["term"] != reason["source"]:
                 guess = found.setdefault((reason["source"], reason["term"]), {**reason, "hits": 0})
                 guess["hits"] += 1
     return sorted(found.values(), key=lambda guess: -guess["hits"])

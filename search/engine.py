@@ -56,11 +56,13 @@ class RankedBackend(BaseBackend):
         self._groups = self.settings.groups
         self._title = next((f.name for f in self.fields if f.title), None)
 
-    def set_synonyms(self, groups: Iterable[Iterable[str]]) -> None:
-        """Replace the synonym groups while serving. The settings are swapped in one assignment: a search
-        already running finishes with the old groups, the next one uses the new (nothing else caches them)."""
+    def set_synonyms(self, groups: Iterable[Iterable[str]], rejected: Iterable[tuple[str, str]] = ()) -> None:
+        """Replace the synonym groups, and the guessed ``(typed word, term)`` expansions turned down, while
+        serving. The settings are swapped in one assignment: a search already running finishes with the old
+        ones, the next one uses the new (nothing else caches them)."""
         settings = copy.copy(self.settings)
         settings.synonyms = Synonyms(groups)
+        settings.rejected = frozenset((normalize(source), normalize(term)) for source, term in rejected)
         self.synonyms, self.settings = settings.synonyms, settings
 
     @abstractmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from search.analysis import Analyzer, Homophones, PinyinLexicon, Synonyms, is_cjk, looks_like_pinyin, normalize
@@ -59,6 +59,8 @@ TYPED, SYNONYM, TYPO, PINYIN, CONTAINING, NGRAM = "输入词", "同义词", "纠
 THESAURUS = "通用同义词库"
 SIMILAR = "词义相近"
 MEANT = "整句意思相近"
+# The kinds of terms the engine guessed (no one wrote them down): finance may reject one (typed word, term) pair.
+GUESSED = (THESAURUS, SIMILAR, NGRAM, CONTAINING)
 
 
 def plan_query(
@@ -74,9 +76,11 @@ def plan_query(
     features: frozenset[str] = FEATURES,
     thesaurus: Synonyms | None = None,
     similar: Callable[[str], list[tuple[str, float]]] | None = None,
+    rejected: Collection[tuple[str, str]] = frozenset(),
 ) -> Plan:
     """Weighted, pruned terms for ``text`` (``doc_frequency`` counts documents containing a token;
-    ``similar`` gives the library's words nearest in meaning to a word, with their similarity)."""
+    ``similar`` gives the library's words nearest in meaning to a word, with their similarity; ``rejected``
+    holds the guessed ``(typed word, term)`` pairs finance turned down)."""
     text = normalize(text)
     plan = Plan(text=text)
     if not text:
@@ -85,6 +89,8 @@ def plan_query(
 
     def add(tokens: Iterable[str], weight: float, kind: str = TYPED, source: str = "") -> None:
         for token in tokens:
+            if kind in GUESSED and (source, token) in rejected:
+                continue
             if candidates.get(token, 0.0) < weight:
                 candidates[token] = weight
                 plan.origins[token] = (kind, source or token)

@@ -56,6 +56,8 @@ class RankingSettings:
                  features: frozenset[str] = FEATURES, thesaurus: Synonyms | None = None,
                  vectors: WordVectors | None = None, meaning: SentenceModel | None = None) -> None:
         self.features = frozenset(features)
+        # Guessed expansions finance turned down, (typed word, term) normalised: RankedBackend.set_synonyms.
+        self.rejected: frozenset[tuple[str, str]] = frozenset()
         self.meaning = meaning if "meaning" in self.features else None
         self.thesaurus = thesaurus
         self.vectors = vectors if "vectors" in self.features and vectors is not None and len(vectors) else None
@@ -128,7 +130,7 @@ class Ranker:
                 text, settings.analyzer, self._doc_frequency, reader.doc_count(), settings.synonyms,
                 lambda: vocabulary().pinyin(), lambda: vocabulary().homophones(),
                 self._is_title_word, lambda char: vocabulary().containing(char), settings.features,
-                settings.thesaurus, self._similar,
+                settings.thesaurus, self._similar, settings.rejected,
             )
             exact_hits = []
             if settings.exact_fields:

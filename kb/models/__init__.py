@@ -12,7 +12,7 @@ from kb.models.search_outbox import SearchOutbox
 from kb.models.selfeval import (
     ProblemCategory, SelfEvaluation, SelfEvaluationRow, SpotCheck, SpotCheckDraw, SpotCheckProblem,
 )
-from kb.models.synonym_group import SynonymGroup
+from kb.models.synonym_group import RejectedGuess, SynonymGroup
 from kb.models.token import ApiToken
 from kb.models.user import User
 from kb.models.workflow import ChangeRequest, ReviewAssignment, ReviewComment, ReviewRequest
@@ -50,6 +50,7 @@ __all__ = [
     "SpotCheck",
     "SpotCheckDraw",
     "SpotCheckProblem",
+    "RejectedGuess",
     "SynonymGroup",
     "User",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kb.models.base import Base, created_at, intpk, text_list, timestamp
@@ -43,4 +43,32 @@ class SynonymGroup(Base):
 
     def touch(self, username: str, when: dt.datetime) -> None:
         """Record who changed the group and when."""
+        self.updated_by, self.updated_at = username[:64], when
+
+
+class RejectedGuess(Base):
+    """An expansion the engine guessed (通用同义词库, 词义相近, 字面相近, 含该字的词: search.planner.GUESSED) that
+    finance turned down: search no longer relates the typed word ``source`` to the library word ``term``.
+    Never deleted: allowing the guess again clears ``active`` and keeps who rejected it and why."""
+
+    __tablename__ = "rejected_guesses"
+    __table_args__ = (UniqueConstraint("source", "term"),)
+
+    id: Mapped[intpk]
+    source: Mapped[str] = mapped_column(String(50))  # normalised, as search.planner compares them
+    term: Mapped[str] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    created_at: Mapped[created_at]
+    updated_at: Mapped[timestamp]
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": row_version}
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}→{self.term}"
+
+    def touch(self, username: str, when: dt.datetime) -> None:
         self.updated_by, self.updated_at = username[:64], when

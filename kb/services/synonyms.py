@@ -198,7 +198,7 @@ def seed_synonyms(session: Session, actor: Actor, path: Path = SYNONYMS_PATH) ->
 
 def add_group(session: Session, actor: Actor, terms: Sequence[str], *, note: str = "", category: str = "") -> SynonymGroup:
     """A new active group; audited. :class:`ValidationFailed` lists every problem, nothing is written."""
-    _require(actor)
+    require_keeper(actor)
     serialize_writers(session, SYNONYM_LOCK)
     seed_synonyms(session, actor)
     terms, note, category = _checked(session, terms, note, category, None)
@@ -214,7 +214,7 @@ def edit_group(session: Session, actor: Actor, group_id: int, terms: Sequence[st
                category: str | None = None, expected_version: int) -> SynonymGroup:
     """Replace a group's terms (and its note and category unless ``None``); :class:`EditConflict` when
     someone saved since ``expected_version`` (nothing is overwritten). A retired group stays retired."""
-    _require(actor)
+    require_keeper(actor)
     serialize_writers(session, SYNONYM_LOCK)
     group = get_group(session, group_id)
     _check_version(session, group, expected_version)
@@ -232,7 +232,7 @@ def edit_group(session: Session, actor: Actor, group_id: int, terms: Sequence[st
 
 def retire_group(session: Session, actor: Actor, group_id: int, *, reason: str, expected_version: int) -> SynonymGroup:
     """Stop expanding a group (kept, with the reason, for history and restoring); audited."""
-    _require(actor)
+    require_keeper(actor)
     group = get_group(session, group_id)
     _check_version(session, group, expected_version)
     reason = (reason or "").strip()
@@ -252,7 +252,7 @@ def retire_group(session: Session, actor: Actor, group_id: int, *, reason: str, 
 
 def restore_group(session: Session, actor: Actor, group_id: int, *, expected_version: int) -> SynonymGroup:
     """Expand a retired group again (its terms are checked against the active groups first); audited."""
-    _require(actor)
+    require_keeper(actor)
     serialize_writers(session, SYNONYM_LOCK)
     group = get_group(session, group_id)
     _check_version(session, group, expected_version)
@@ -268,7 +268,7 @@ def restore_group(session: Session, actor: Actor, group_id: int, *, expected_ver
     return group
 
 
-def _require(actor: Actor) -> None:
+def require_keeper(actor: Actor) -> None:
     if not can_edit_synonyms(actor):
         raise PermissionDenied("只有财政部门（或管理员）可以维护检索同义词。")
 

@@ -26,7 +26,7 @@ def _wait_for(condition, seconds: float = 10.0):
 
 
 @pytest.mark.e2e
-def test_clicking_a_hit_records_its_rank_and_finance_sees_the_search(page, live_server, login, screenshot):
+def test_clicking_a_hit_records_its_rank_and_finance_sees_the_search(page, new_page, live_server, login, screenshot):
     login(page, "jiaoyu")
     page.goto(live_server.url + "/?q=满意度")
     second = page.locator("ol.hits li.hit a[data-hit]").nth(1)
@@ -39,7 +39,7 @@ def test_clicking_a_hit_records_its_rank_and_finance_sees_the_search(page, live_
 
     page.goto(live_server.url + "/?q=qqxxzzkk")  # a zero-hit search for the report
     assert page.locator("[data-total]").inner_text() == "0"
-    page.context.clear_cookies()
+    page = new_page()  # finance, in a browser of its own (clearing cookies raced the page's own requests)
     login(page, "caizheng")
     page.goto(live_server.url + "/search-insights")
     assert "qqxxzzkk" in page.locator("#zero-hit-queries").inner_text()
@@ -57,10 +57,11 @@ def test_copying_from_a_hit_records_its_rank(page, live_server, login):
 
 
 @pytest.mark.e2e
-def test_finance_confirms_a_guessed_word_as_a_synonym_from_the_insights(page, live_server, login, screenshot):
+def test_finance_confirms_or_rejects_a_guessed_word_from_the_insights(page, new_page, live_server, login, screenshot):
     login(page, "jiaoyu")
     page.goto(live_server.url + "/?q=修房子")  # results, none opened: listed under 结果从未被打开
-    page.context.clear_cookies()
+    assert int(page.locator("[data-total]").inner_text()) > 0
+    page = new_page()
     login(page, "caizheng")
     page.goto(live_server.url + "/search-insights")
     page.locator("#unopened-queries tr", has_text="修房子").get_by_role("link", name="处理").click()
@@ -73,3 +74,11 @@ def test_finance_confirms_a_guessed_word_as_a_synonym_from_the_insights(page, li
     assert "已新增同义词组" in page.locator("body").inner_text()
     assert "房子、住房" in page.locator("#acting-groups").inner_text()
     assert page.locator('tr[data-guess="房子→住房"]').count() == 0
+
+    wrong = page.locator('tr[data-guess="修房子→修改"]')  # shared characters only: a wrong guess
+    wrong.get_by_placeholder("理由（可选）").fill("修改不是修房子")
+    wrong.get_by_role("button", name="不是同义词").click()
+    page.wait_for_url("**/search-insights/query?q=*")
+    assert "已排除“修房子→修改”" in page.locator("body").inner_text()
+    assert page.locator('tr[data-guess="修房子→修改"]').count() == 0
+    assert "修改不是修房子" in page.locator("#rejected-guesses").inner_text()

@@ -122,3 +122,22 @@ def test_a_rolled_back_edit_changes_nothing(workers) -> None:
         session.rollback()
     editor.clock.now += REFRESH_SECONDS * 2
     assert editor.hits() == before
+
+
+def test_a_rejected_guess_stops_expanding_here_at_once_and_in_the_other_process_within_the_interval(workers) -> None:
+    from kb.services.rejected_guesses import reject_guess
+
+    def guessed(worker: Worker) -> set[tuple[str, str]]:
+        with worker.sessions() as session:
+            hits = search_indicators(session, worker.backend, "修房子", limit=10)["hits"]
+        return {(why["source"], why["term"]) for hit in hits for why in hit["why"] if why["kind"] == "通用同义词库"}
+
+    editor, other = workers
+    assert ("房子", "住房") in guessed(editor) and ("房子", "住房") in guessed(other)
+    with editor.sessions() as session:
+        reject_guess(session, FINANCE, "房子", "住房")
+        session.commit()
+    assert ("房子", "住房") not in guessed(editor)
+    assert ("房子", "住房") in guessed(other)  # not due yet
+    other.clock.now += REFRESH_SECONDS * 1.5
+    assert ("房子", "住房") not in guessed(other)

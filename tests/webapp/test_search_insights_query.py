@@ -34,7 +34,7 @@ def _row(page: str, guess: str) -> str:
 def test_a_guess_confirmed_by_finance_becomes_a_synonym_group_that_search_uses(app, finance):
     page = finance.get("/search-insights/query", query_string={"q": "修房子"}).get_data(as_text=True)
     assert "房子→住房" in _guesses(page)  # the general thesaurus relates 房子 to the library's 住房
-    row = _row(page, "房子→住房")
+    row = _row(page, "房子→住房").split("reject-form")[0]  # the first form: 确认为同义词
     fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', row))
     assert fields["terms"] == "房子、住房" and fields["next"] == BACK
     action = re.search(r'<form method="post" action="([^"]+)"', row).group(1)
@@ -58,7 +58,7 @@ def test_a_word_already_in_a_group_points_to_that_group_instead_of_a_new_one(app
     row = _row(page, "打针→接种")  # word vectors relate 打针 to 接种, which sits in the group 接种、免疫
     with app.extensions["kb"].sessions() as session:
         group = next(g for g in session.scalars(select(SynonymGroup)) if "接种" in g.terms)
-    assert f'href="/synonyms/{group.id}"' in row and "<form" not in row
+    assert f'href="/synonyms/{group.id}"' in row and 'action="/synonyms/"' not in row  # no new group offered
     acting = finance.get("/search-insights/query", query_string={"q": "看病报销"}).get_data(as_text=True)
     assert "看病、就医、就诊" in acting.split('id="acting-groups"')[1].split("</ul>")[0]
 
@@ -95,3 +95,31 @@ def test_guesses_count_the_hits_they_appear_in_and_leave_typed_words_and_synonym
     hits = [{"why": why}, {"why": why[:1]}, {"why": [{"term": "住房", "kind": "通用同义词库", "source": "房子"}]}]
     assert guessed_terms(hits) == [{"term": "接种", "kind": "词义相近", "source": "打针", "hits": 2},
                                    {"term": "住房", "kind": "通用同义词库", "source": "房子", "hits": 1}]
+
+
+def test_a_wrong_guess_rejected_by_finance_stops_expanding_and_can_be_allowed_again(app, finance):
+    page = finance.get("/search-insights/query", query_string={"q": "打针"}).get_data(as_text=True)
+    row = _row(page, "打针→护理")  # word vectors relate 打针 to 护理: a wrong guess, it brings nursing indicators
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', row.split("reject-form")[1]))
+    action = re.search(r'<form method="post" action="([^"]+)" class="inline-form reject-form"', row).group(1)
+    response = finance.post(action, data={**fields, "reason": "打针说的是接种"})
+    assert response.status_code == 302 and "/search-insights/query?q=" in response.headers["Location"]
+    after = finance.get(response.headers["Location"]).get_data(as_text=True)
+    assert "已排除“打针→护理”" in after and "打针→护理" not in _guesses(after)
+    assert 'data-rejected="打针→护理"' in after.split('id="rejected-guesses"')[1].split("</table>")[0]
+    hits = finance.get("/api/v1/search", query_string={"q": "打针", "limit": 20}).get_json()["hits"]
+    assert not any(why["term"] == "护理" and why["source"] == "打针" for hit in hits for why in hit["why"])
+    assert "打针说的是接种" in finance.get("/synonyms/").get_data(as_text=True)  # listed on the synonyms page too
+    with app.extensions["kb"].sessions() as session:
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.entity_type == "rejected_guess"))
+        assert (entry.actor, entry.after["source"], entry.after["term"]) == ("caizheng", "打针", "护理")
+
+    allow = re.search(r'<tr data-rejected="打针→护理">.*?</tr>', after, re.S).group(0)
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', allow))
+    action = re.search(r'<form method="post" action="([^"]+)"', allow).group(1)
+    assert finance.post(action, data=fields).status_code == 302
+    again = finance.get("/search-insights/query", query_string={"q": "打针"}).get_data(as_text=True)
+    assert "打针→护理" in _guesses(again)
+    twice = finance.post(action, data=fields)  # the same form again: its version is stale
+    assert twice.status_code == 302
+    assert "已被他人修改" in finance.get("/synonyms/").get_data(as_text=True)

@@ -104,7 +104,8 @@ def test_export_is_the_yaml_file_until_finance_changes_it(finance) -> None:
 
 
 ROUTES = [("get", "/synonyms/"), ("post", "/synonyms/"), ("get", "/synonyms/{id}"), ("post", "/synonyms/{id}"),
-          ("post", "/synonyms/{id}/retire"), ("post", "/synonyms/{id}/restore"), ("get", "/synonyms/synonyms.yaml")]
+          ("post", "/synonyms/{id}/retire"), ("post", "/synonyms/{id}/restore"), ("get", "/synonyms/synonyms.yaml"),
+          ("post", "/synonyms/rejected"), ("post", "/synonyms/rejected/{id}/allow")]
 
 
 @pytest.mark.parametrize("role", ["department", "expert"])
@@ -114,6 +115,7 @@ def test_department_and_expert_users_are_refused(client, make_user, login, world
     medical = _medical(app)
     for method, route in ROUTES:
         response = getattr(client, method)(route.format(id=medical.id), data={"terms": "a、b", "reason": "x",
+                                                                              "source": "打针", "term": "护理",
                                                                               "row_version": medical.row_version})
         assert response.status_code == 403, (method, route)
     assert _medical(app).row_version == medical.row_version

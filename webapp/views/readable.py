@@ -33,7 +33,7 @@ ENTITY_LABELS = {
     "indicator": "指标", "indicator_set": "指标集", "department": "部门", "user": "账户", "goal": "绩效目标",
     "goal_row": "绩效目标指标行", "change_request": "变更申请", "audit_log": "审计日志", "route": "页面/操作",
     "database": "数据库", "upload": "上传文件", "export": "导出文件",
-    "synonym_group": "检索同义词组", "synonym_groups": "检索同义词",
+    "synonym_group": "检索同义词组", "synonym_groups": "检索同义词", "rejected_guess": "排除的检索猜测",
 }
 FIELDS = {
     **FIELD_LABELS,
@@ -47,7 +47,7 @@ FIELDS = {
     "active": "启用", "parent": "上级部门", "pilot": "试点部门", "functions": "三定职能", "goal": "绩效目标",
     "round": "评审轮次", "remote_addr": "来源地址", "endpoint": "页面", "method": "请求方式", "path": "地址",
     "from": "起始日期", "to": "截止日期", "actor": "人员", "action": "操作", "entity_type": "对象", "key": "编码",
-    "terms": "同义词", "category": "分类", "groups": "组数",
+    "terms": "同义词", "category": "分类", "groups": "组数", "source": "输入的词", "term": "指标库中的词",
     "project": "项目", "amount": "资金总额", "annual_objective": "年度目标", "long_term_objective": "总体目标",
 }
 # Tokens stored under a key, shown by their label.

@@ -10,7 +10,7 @@ from kb.errors import PermissionDenied
 from kb.models.base import utcnow
 from kb.permissions import can_view_search_insights
 from kb.searching import guessed_terms, search_indicators
-from kb.services import query_log
+from kb.services import query_log, rejected_guesses
 from kb.services import synonyms as synonyms_service
 from kb.visibility import hidden_for
 from kb.vocab import Role
@@ -83,7 +83,9 @@ def query():
     grouped = synonyms_service.groups_of_words(session, words)
     for guess in guesses:  # a word already in a group goes into that group, not into a new one
         guess["group"] = grouped.get(normalize(guess["source"])) or grouped.get(normalize(guess["term"]))
-    return render_template("search_insights/query.html", q=q, result=result, guesses=guesses,
+    typed = normalize(q)
+    rejections = [guess for guess in rejected_guesses.list_rejections(session) if guess.source in typed]
+    return render_template("search_insights/query.html", q=q, result=result, guesses=guesses, rejections=rejections,
                            acting=synonyms_service.groups_in_text(session, q), can_edit=can_edit_groups(),
                            back=url_for("search_insights.query", q=q))
 

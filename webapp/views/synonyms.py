@@ -1,11 +1,13 @@
-"""检索同义词: finance lists, adds, edits, retires and restores synonym groups; every change is audited
-and reaches search without a restart (kb/live_synonyms.py); the YAML export is the file's form."""
+"""检索同义词: finance lists, adds, edits, retires and restores synonym groups, and turns down (or allows again)
+the engine's guessed expansions; every change is audited and reaches search without a restart
+(kb/live_synonyms.py); the YAML export is the file's form."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from kb import permissions
 from kb.errors import EditConflict, ValidationFailed
+from kb.services import rejected_guesses
 from kb.services import synonyms as service
 from kb.vocab import Role
 from webapp.auth import current_actor, safe_next
@@ -25,6 +27,8 @@ register({
     "synonyms.retire": FINANCE,
     "synonyms.restore": FINANCE,
     "synonyms.export": KEEPERS,
+    "synonyms.reject": FINANCE,
+    "synonyms.allow": FINANCE,
 })
 
 
@@ -46,7 +50,8 @@ def _index_page(form: dict | None = None, problems=(), status: int = 200):
     page = render_template(
         "synonyms/index.html", groups=groups, reach=service.reach_counts(session, groups), filters=filters,
         statuses=service.STATUSES, categories=service.categories(session), form=form or {}, problems=list(problems),
-        can_edit=can_edit_groups(), seeded=service.live_groups(session) is not None)
+        can_edit=can_edit_groups(), seeded=service.live_groups(session) is not None,
+        rejections=rejected_guesses.list_rejections(session))
     return page, status
 
 
@@ -54,6 +59,12 @@ def _index_page(form: dict | None = None, problems=(), status: int = 200):
 def index():
     """同义词组列表（按词、状态、分类筛选），新增同义词组。"""
     return _index_page()
+
+
+def _back(default: str) -> str:
+    """Where a form posted from another page (检索分析 › 处理) returns: that page, same site only."""
+    back = request.form.get("next")
+    return safe_next(back) if back else default
 
 
 @bp.post("/")
@@ -69,8 +80,7 @@ def add():
         session.rollback()
         return _index_page(form, error.problems, 422)
     flash(f"已新增同义词组“{group.label}”，检索立即按新组扩展。", "success")
-    back = request.form.get("next")
-    return redirect(safe_next(back) if back else url_for("synonyms.index"))
+    return redirect(_back(url_for("synonyms.index")))
 
 
 def _edit_page(group, form: dict | None = None, problems=(), conflict: str = "", status: int = 200):
@@ -145,6 +155,39 @@ def restore(group_id: int):
         return _conflict(session, group_id, conflict, {})
     flash(f"已恢复同义词组“{group.label}”。", "success")
     return redirect(url_for("synonyms.index"))
+
+
+@bp.post("/rejected")
+def reject():
+    """排除检索引擎猜测的一对词（输入的词 → 指标库中的词）：检索不再按它扩展。"""
+    session = get_session()
+    try:
+        guess = rejected_guesses.reject_guess(session, current_actor(), request.form.get("source", ""),
+                                              request.form.get("term", ""), reason=request.form.get("reason", ""))
+        session.commit()
+    except ValidationFailed as error:
+        session.rollback()
+        flash("未排除：" + "；".join(problem.message for problem in error.problems), "error")
+        return redirect(_back(url_for("synonyms.index")))
+    flash(f"已排除“{guess.label}”：检索不再把“{guess.source}”扩展为“{guess.term}”。", "success")
+    return redirect(_back(url_for("synonyms.index")))
+
+
+@bp.post("/rejected/<int:rejection_id>/allow")
+def allow(rejection_id: int):
+    """恢复一条已排除的猜测：检索重新可以按它扩展。"""
+    session = get_session()
+    try:
+        guess = rejected_guesses.allow_guess(session, current_actor(), rejection_id,
+                                             expected_version=version_from(request.form))
+        session.commit()
+    except EditConflict as conflict:
+        session.rollback()
+        record_denial(conflict.message, "save_conflict", "conflict")
+        flash(conflict.message, "error")
+        return redirect(_back(url_for("synonyms.index")))
+    flash(f"已恢复“{guess.label}”：检索可以再按它扩展。", "success")
+    return redirect(_back(url_for("synonyms.index")))
 
 
 @bp.get("/synonyms.yaml")
