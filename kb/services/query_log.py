@@ -194,6 +194,28 @@ def unopened_queries(session: Session, since: dt.datetime, limit: int = 50) -> l
 
 
 @dataclass(frozen=True)
+class Asker:
+    """Who asked one query in the period, as far as the log knows (a role and a department, never a person)."""
+
+    role: str
+    department: str | None
+    searches: int
+    opened: int
+
+
+def askers(session: Session, query: str, since: dt.datetime) -> list[Asker]:
+    """Roles and departments that searched for ``query`` (as stored: :func:`normalise_query`), most first."""
+    rows = session.execute(
+        select(QueryLogEntry.role, QueryLogEntry.department, func.count().label("searches"),
+               func.count(QueryLogEntry.opened_rank).label("opened"))
+        .where(QueryLogEntry.at >= since, QueryLogEntry.query == normalise_query(query))
+        .group_by(QueryLogEntry.role, QueryLogEntry.department)
+        .order_by(func.count().desc(), QueryLogEntry.role, QueryLogEntry.department)
+    )
+    return [Asker(row.role, row.department, row.searches, row.opened) for row in rows]
+
+
+@dataclass(frozen=True)
 class DayCount:
     """Searches on one calendar day (in the users' time zone) and how many found nothing."""
 
@@ -230,6 +252,6 @@ def searches_per_day(session: Session, since: dt.datetime, zone: ZoneInfo, until
     return days
 
 
-__all__ = ["DayCount", "FEW_HITS", "MAX_RANK", "QueryCount", "SQLITE_LOG_WAIT_MS", "add_search", "few_hit_queries", "impatient_connection",
-           "normalise_query", "oldest_entry_at", "prune", "record_open", "record_search", "searches_per_day",
-           "unopened_queries", "zero_hit_queries"]
+__all__ = ["Asker", "DayCount", "FEW_HITS", "MAX_RANK", "QueryCount", "SQLITE_LOG_WAIT_MS", "add_search", "askers",
+           "few_hit_queries", "impatient_connection", "normalise_query", "oldest_entry_at", "prune", "record_open",
+           "record_search", "searches_per_day", "unopened_queries", "zero_hit_queries"]

@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-from kb.models import AuditEntry, SynonymGroup
+from kb.models import AuditEntry, Department, SynonymGroup
 from kb.searching import guessed_terms
 
 
@@ -70,15 +70,27 @@ def test_a_query_without_hits_offers_the_free_form_prefilled(finance):
     assert 'value="针头纱布"' in form and 'name="next" value="/search-insights/query?q=' in form
 
 
-def test_the_insights_lists_link_each_query_to_its_page(app, finance):
+def test_the_insights_link_each_query_to_its_page_which_says_who_asked(app, finance):
+    import datetime as dt
+
+    from kb.models.base import utcnow
     from kb.services.query_log import add_search
 
     with app.extensions["kb"].sessions() as session:
-        add_search(session, query="针头纱布", hits=0, role="department", channel="page")
+        ids = dict(session.execute(select(Department.code, Department.id)).all())
+        for role, department, days_ago in (("department", "101", 1), ("department", "101", 2), ("finance", None, 3),
+                                           ("department", "102", 45)):
+            add_search(session, query="针头纱布", hits=0, role=role, department_id=ids.get(department), channel="page",
+                       at=utcnow() - dt.timedelta(days=days_ago))
         session.commit()
     page = finance.get("/search-insights").get_data(as_text=True)
     zero = page.split('id="zero-hit-queries"')[1].split("</table>")[0]
-    assert re.search(r'href="/search-insights/query\?q=[^"]+"[^>]*>处理<', zero)
+    link = re.search(r'href="(/search-insights/query\?q=[^"]+)"[^>]*>处理<', zero).group(1).replace("&amp;", "&")
+    asked = finance.get(link).get_data(as_text=True).split('id="askers"')[1].split("</p>")[0]
+    assert "近 30 天检索 3 次" in asked and "县教育局 2 次" in asked and "财政 1 次" in asked
+    assert "102" not in asked  # 45 days ago: outside the period
+    longer = finance.get(link.replace("days=30", "days=90")).get_data(as_text=True)
+    assert "近 90 天检索 4 次" in longer.split('id="askers"')[1].split("</p>")[0]
 
 
 def test_only_the_library_keepers_open_it_and_the_redirect_stays_on_the_site(client, make_user, login, world, finance):

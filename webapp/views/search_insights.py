@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from kb.errors import PermissionDenied
+from kb.models import Department
 from kb.models.base import utcnow
 from kb.permissions import can_view_search_insights
 from kb.searching import guessed_terms, search_indicators
@@ -85,9 +87,13 @@ def query():
         guess["group"] = grouped.get(normalize(guess["source"])) or grouped.get(normalize(guess["term"]))
     typed = normalize(q)
     rejections = [guess for guess in rejected_guesses.list_rejections(session) if guess.source in typed]
+    days = _choice("days", PERIODS, DEFAULT_PERIOD)
+    askers = query_log.askers(session, q, utcnow() - dt.timedelta(days=days))
+    names = dict(session.execute(select(Department.code, Department.name)).all())
     return render_template("search_insights/query.html", q=q, result=result, guesses=guesses, rejections=rejections,
                            acting=synonyms_service.groups_in_text(session, q), can_edit=can_edit_groups(),
-                           back=url_for("search_insights.query", q=q))
+                           back=url_for("search_insights.query", q=q), days=days, askers=askers,
+                           department_names=names, role_labels=Role.labels())
 
 
 def chart(per_day: list[query_log.DayCount]) -> dict:
