@@ -131,9 +131,15 @@ def groups_of_words(session: Session, words: Iterable[str]) -> dict[str, Synonym
 
 
 def groups_in_text(session: Session, text: str) -> list[SynonymGroup]:
-    """Active groups with a term occurring in ``text``: the groups a search for ``text`` expands by."""
-    text = normalize(text or "").replace(" ", "")
-    return [group for group in list_groups(session) if any(normalize(term) in text for term in group.terms)]
+    """Active groups with a term occurring in ``text``: the groups a search for ``text`` expands by. A
+    one-character term (率, 村) counts only standing alone, as search.analysis.Synonyms.expand counts it."""
+    text = normalize(text or "")
+    words, compact = set(text.split()), text.replace(" ", "")
+
+    def occurs(term: str) -> bool:
+        return term in compact if len(term) > 1 else term in words
+
+    return [group for group in list_groups(session) if any(occurs(normalize(term)) for term in group.terms)]
 
 
 def categories(session: Session) -> list[str]:

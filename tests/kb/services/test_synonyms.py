@@ -15,7 +15,7 @@ from kb.errors import EditConflict, PermissionDenied, ValidationFailed
 from kb.models import AuditEntry, SynonymGroup
 from kb.services.audit import Actor
 from kb.services.synonyms import (
-    SYNONYMS_PATH, add_group, edit_group, export_synonyms, list_groups, live_groups, reach_counts,
+    SYNONYMS_PATH, add_group, edit_group, export_synonyms, groups_in_text, list_groups, live_groups, reach_counts,
     read_synonyms_file, restore_group, retire_group, seed_synonyms, split_terms, synonyms_generation,
 )
 
@@ -231,3 +231,10 @@ def test_two_officers_adding_the_same_term_at_once_cannot_both_succeed(engine: E
     thread.join(20)
     assert "另一个启用的同义词组" in str(outcome["second"])
     assert sum("修房子" in group for group in live_groups(session)) == 1
+
+
+def test_groups_in_text_count_a_one_character_term_only_standing_alone(session: Session) -> None:
+    seed_synonyms(session, FINANCE)
+    labels = {group.label for group in groups_in_text(session, "学生满意率 看病")}
+    assert "看病、就医、就诊" in labels and not any("占比" in label for label in labels)  # 率 inside 满意率
+    assert any("占比" in group.label for group in groups_in_text(session, "达标 率"))
