@@ -2,6 +2,7 @@
 the hits they brought, confirmed by finance as a synonym group in one click; search follows at once."""
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import quote
 
@@ -12,7 +13,7 @@ from kb.models import AuditEntry, Department, SynonymGroup
 from kb.searching import guessed_terms
 
 
-BACK = "/search-insights/query?q=" + quote("修房子")
+BACK = "/search-insights/query?q=" + quote("修房子") + "&days=30"
 
 
 @pytest.fixture
@@ -27,6 +28,12 @@ def _guesses(page: str) -> list[str]:
     return re.findall(r'data-guess="([^"]+)"', table)
 
 
+def _hidden(form: str) -> dict[str, str]:
+    """A form's hidden fields as the browser posts them."""
+    return {name: html.unescape(value)
+            for name, value in re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', form)}
+
+
 def _row(page: str, guess: str) -> str:
     return re.search(rf'<tr data-guess="{guess}">.*?</tr>', page, re.S).group(0)
 
@@ -35,7 +42,7 @@ def test_a_guess_confirmed_by_finance_becomes_a_synonym_group_that_search_uses(a
     page = finance.get("/search-insights/query", query_string={"q": "修房子"}).get_data(as_text=True)
     assert "房子→住房" in _guesses(page)  # the general thesaurus relates 房子 to the library's 住房
     row = _row(page, "房子→住房").split("reject-form")[0]  # the first form: 确认为同义词
-    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', row))
+    fields = _hidden(row)
     assert fields["terms"] == "房子、住房" and fields["next"] == BACK
     action = re.search(r'<form method="post" action="([^"]+)"', row).group(1)
     response = finance.post(action, data=fields)
@@ -112,7 +119,7 @@ def test_guesses_count_the_hits_they_appear_in_and_leave_typed_words_and_synonym
 def test_a_wrong_guess_rejected_by_finance_stops_expanding_and_can_be_allowed_again(app, finance):
     page = finance.get("/search-insights/query", query_string={"q": "打针"}).get_data(as_text=True)
     row = _row(page, "打针→护理")  # word vectors relate 打针 to 护理: a wrong guess, it brings nursing indicators
-    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', row.split("reject-form")[1]))
+    fields = _hidden(row.split("reject-form")[1])
     action = re.search(r'<form method="post" action="([^"]+)" class="inline-form reject-form"', row).group(1)
     response = finance.post(action, data={**fields, "reason": "打针说的是接种"})
     assert response.status_code == 302 and "/search-insights/query?q=" in response.headers["Location"]
@@ -127,7 +134,7 @@ def test_a_wrong_guess_rejected_by_finance_stops_expanding_and_can_be_allowed_ag
         assert (entry.actor, entry.after["source"], entry.after["term"]) == ("caizheng", "打针", "护理")
 
     allow = re.search(r'<tr data-rejected="打针→护理">.*?</tr>', after, re.S).group(0)
-    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', allow))
+    fields = _hidden(allow)
     action = re.search(r'<form method="post" action="([^"]+)"', allow).group(1)
     assert finance.post(action, data=fields).status_code == 302
     again = finance.get("/search-insights/query", query_string={"q": "打针"}).get_data(as_text=True)

@@ -92,7 +92,7 @@ def query():
     names = dict(session.execute(select(Department.code, Department.name)).all())
     return render_template("search_insights/query.html", q=q, result=result, guesses=guesses, rejections=rejections,
                            acting=synonyms_service.groups_in_text(session, q), can_edit=can_edit_groups(),
-                           back=url_for("search_insights.query", q=q), days=days, askers=askers,
+                           back=url_for("search_insights.query", q=q, days=days), days=days, askers=askers,
                            department_names=names, role_labels=Role.labels())
 
 
