@@ -56,11 +56,11 @@ def reject_guess(session: Session, actor: Actor, source: str, term: str, *, reas
     serialize_writers(session, SYNONYM_LOCK)
     source, term, reason = normalize(source or "").strip(), normalize(term or "").strip(), (reason or "").strip()
     problems = []
-    for value, label in ((source, "输入的词"), (term, "指标库中的词")):
+    for value, label, field in ((source, "输入的词", "source"), (term, "指标库中的词", "term")):
         if not value:
-            problems.append(Problem(f"{label}为空：请从检索分析的“处理”页点“不是同义词”。", "排除猜测", "", label))
+            problems.append(Problem(f"{label}为空：请从检索分析的“处理”页点“不是同义词”。", "排除猜测", "", field))
         elif len(value) > MAX_TERM_LENGTH:
-            problems.append(Problem(f"{label}“{value}”超过 {MAX_TERM_LENGTH} 个字。", "排除猜测", "", label))
+            problems.append(Problem(f"{label}“{value}”超过 {MAX_TERM_LENGTH} 个字。", "排除猜测", "", field))
     if len(reason) > MAX_NOTE_LENGTH:
         problems.append(Problem(f"理由超过 {MAX_NOTE_LENGTH} 个字，请精简。", "排除猜测", "", "reason"))
     if source and source == term:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from kb.errors import PermissionDenied
-from kb.models import Department
 from kb.models.base import utcnow
 from kb.permissions import can_view_search_insights
 from kb.searching import guessed_terms, search_indicators
@@ -20,9 +18,10 @@ from search.analysis import normalize
 from webapp.auth import current_actor
 from webapp.db import get_search, get_session
 from webapp.permissions import SIGNED_IN, allow, register
+from webapp.lookups import department_names
 from webapp.query_logging import entry_of
-from webapp.views.synonyms import can_edit_groups
 from webapp.templating import local_zone
+from webapp.views.synonyms import can_edit_groups
 
 bp = Blueprint("search_insights", __name__)
 register({
@@ -89,11 +88,10 @@ def query():
     rejections = [guess for guess in rejected_guesses.list_rejections(session) if guess.source in typed]
     days = _choice("days", PERIODS, DEFAULT_PERIOD)
     askers = query_log.askers(session, q, utcnow() - dt.timedelta(days=days))
-    names = dict(session.execute(select(Department.code, Department.name)).all())
     return render_template("search_insights/query.html", q=q, result=result, guesses=guesses, rejections=rejections,
                            acting=synonyms_service.groups_in_text(session, q), can_edit=can_edit_groups(),
                            back=url_for("search_insights.query", q=q, days=days), days=days, askers=askers,
-                           department_names=names, role_labels=Role.labels())
+                           department_names=department_names(session), role_labels=Role.labels())
 
 
 def chart(per_day: list[query_log.DayCount]) -> dict:
